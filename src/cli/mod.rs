@@ -1,0 +1,134 @@
+//! The `kyso` command line: dispatch per subcommand, PIN prompting, and the
+//! mapping from error codes to exit codes. No domain logic lives here.
+
+pub mod args;
+mod output;
+mod sign;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::config::{self, Config};
+use crate::describe::Describe;
+use crate::token::{self, Module};
+use args::{Cli, Command};
+pub use output::report;
+
+/// Exit codes, documented in `docs/cli.md`.
+pub mod exit {
+    /// Everything was signed.
+    pub const OK: u8 = 0;
+    /// An unexpected or internal error.
+    pub const INTERNAL: u8 = 1;
+    /// Bad command-line usage or config file.
+    pub const USAGE: u8 = 2;
+    /// An input PDF was refused (encrypted, damaged, not a PDF, certified…).
+    pub const PDF_REFUSED: u8 = 3;
+    /// No usable token, module or certificate.
+    pub const TOKEN: u8 = 4;
+    /// A PIN problem: wrong, locked, expired or not entered.
+    pub const PIN: u8 = 5;
+    /// The token was removed during signing.
+    pub const REMOVED: u8 = 6;
+    /// A file could not be read or written.
+    pub const FILE: u8 = 7;
+    /// In a batch, some files were signed and some were not.
+    pub const PARTIAL: u8 = 8;
+}
+
+/// The exit code for an error code.
+pub fn exit_code_for(code: &str) -> u8 {
+    match code {
+        "TOKEN_REMOVED" => exit::REMOVED,
+        c if c.starts_with("PDF_") => exit::PDF_REFUSED,
+        c if c.starts_with("PIN_") => exit::PIN,
+        c if c.starts_with("TOKEN_") || c.starts_with("CERT_") || c.starts_with("DEMO_") => exit::TOKEN,
+        c if c.starts_with("FILE_") || c == "IO_ERROR" => exit::FILE,
+        c if c.starts_with("OPTION_") || c.starts_with("CONFIG_") => exit::USAGE,
+        _ => exit::INTERNAL,
+    }
+}
+
+/// A failure the CLI reports: a code and both messages.
+#[derive(Debug)]
+pub struct Failure {
+    code: &'static str,
+    en: String,
+    vi: String,
+}
+
+impl Failure {
+    fn new(code: &'static str, en: impl Into<String>, vi: impl Into<String>) -> Self {
+        Failure { code, en: en.into(), vi: vi.into() }
+    }
+}
+
+impl<E: Describe> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure { code: e.code(), en: e.en(), vi: e.vi() }
+    }
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            output::print_failure(&f, None);
+            ExitCode::from(exit_code_for(f.code))
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<u8, Failure> {
+    let config_path = cli.config.clone().or_else(config::default_path);
+    let config = match &config_path {
+        Some(p) => Config::load(p).map_err(|e| {
+            Failure::new("CONFIG_INVALID", e.to_string(), format!("Tệp cấu hình không hợp lệ: {e}"))
+        })?,
+        None => Config::default(),
+    };
+    let data_dir = config::data_dir();
+    if let Command::DemoToken(a) = &cli.command {
+        return demo_token(&data_dir, a.force);
+    }
+    let module_path = resolve_module(&cli, &config, &data_dir)?;
+    tracing::info!(module = %module_path.display(), "loading PKCS#11 module");
+    let module = Module::load(&module_path)?;
+    match cli.command {
+        Command::Sign(a) => sign::run(&module, &config, a, cli.demo),
+        Command::Tokens(a) => output::tokens(&module, a.json),
+        Command::Certs(a) => output::certs(&module, a.token.as_deref().or(config.token.as_deref()), a.json),
+        Command::DemoToken(_) => unreachable!("handled above"),
+    }
+}
+
+/// `--module`, then `KYSO_PKCS11_MODULE` (both through clap), then the
+/// config file, then auto-detection.
+fn resolve_module(cli: &Cli, config: &Config, data_dir: &std::path::Path) -> Result<PathBuf, Failure> {
+    if cli.demo {
+        let demo = crate::demo::activate(data_dir).map_err(demo_failure)?;
+        return Ok(demo.module);
+    }
+    if let Some(m) = cli.module.clone().or_else(|| config.module.clone()) {
+        return Ok(m);
+    }
+    match token::modules::detect().first() {
+        Some(m) => Ok(PathBuf::from(m.path)),
+        None => Err(token::Error::NoModule(token::modules::searched_paths()).into()),
+    }
+}
+
+fn demo_failure(e: crate::demo::Error) -> Failure {
+    Failure::new("DEMO_TOKEN", format!("Demo token: {e}."), format!("Thiết bị ký thử nghiệm: {e}."))
+}
+
+fn demo_token(data_dir: &std::path::Path, force: bool) -> Result<u8, Failure> {
+    let demo = crate::demo::create(data_dir, force).map_err(demo_failure)?;
+    println!("Demo token \"{}\" is ready (PIN {}).", crate::demo::LABEL, crate::demo::PIN);
+    println!("Thiết bị ký thử nghiệm \"{}\" đã sẵn sàng (PIN {}).", crate::demo::LABEL, crate::demo::PIN);
+    println!("Its certificate says DEMO and is not valid for real use.");
+    println!("SoftHSM2 config: {}", demo.conf.display());
+    println!("Try: kyso sign --demo examples/sample.pdf -o signed.pdf");
+    Ok(exit::OK)
+}

@@ -1,0 +1,14 @@
+//! Kyso: a signing agent that makes PAdES signatures with keys on PKCS#11
+//! tokens, for the command line and for web document systems.
+#![forbid(unsafe_code)]
+
+pub mod certinfo;
+pub mod cms;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod describe;
+pub mod pdf;
+pub mod signing;
+pub mod token;
+pub mod types;

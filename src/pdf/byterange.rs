@@ -1,0 +1,124 @@
+//! Writes the signed copy and digests the byte ranges in the same pass, then
+//! fills the `/Contents` hole once the signature container exists.
+//!
+//! The input is streamed in 1 MiB blocks, each written and hashed once, so
+//! memory stays flat whatever the document's size.
+
+use std::fs::File;
+use std::io::Write;
+
+use super::reader::Document;
+use super::update::Update;
+use super::Error;
+use crate::types::{DigestAlg, Hasher};
+
+const BLOCK: usize = 1 << 20;
+
+/// The digest of the signed byte ranges and where the hole sits in the output.
+#[derive(Clone)]
+pub struct PreparedDigest {
+    /// The digest over `/ByteRange`.
+    pub digest: Vec<u8>,
+    /// The absolute offset of the hole's `<`.
+    pub hole_offset: u64,
+    /// The hole's length including `<` and `>`.
+    pub hole_len: usize,
+    /// SHA-256 of the original file, for the usage record.
+    pub input_sha256: Vec<u8>,
+    /// SHA-256 state after the original bytes, to finish the output's hash
+    /// without reading the output again.
+    file_hash: Hasher,
+}
+
+impl PreparedDigest {
+    /// How many bytes of DER the hole can take.
+    pub fn capacity(&self) -> usize {
+        (self.hole_len - 2) / 2
+    }
+
+    /// SHA-256 of the finished output, given the filled update.
+    pub fn output_sha256(&self, update: &Update) -> Vec<u8> {
+        let mut h = self.file_hash.clone();
+        h.update(&update.bytes);
+        h.finish()
+    }
+}
+
+/// Copies the original bytes of `doc` to `out`, appends `update`, and
+/// returns the digest of everything outside the hole.
+pub fn write_and_digest(doc: &Document, update: &Update, out: &mut File, alg: DigestAlg) -> Result<PreparedDigest, Error> {
+    let mut hasher = alg.hasher();
+    // The output's SHA-256 shares the original-bytes prefix with the range
+    // digest; a second hasher runs only when the signature uses another hash.
+    let mut file_hash = (alg != DigestAlg::Sha256).then(|| DigestAlg::Sha256.hasher());
+    let mut buf = vec![0u8; BLOCK];
+    let mut offset = 0u64;
+    let len = doc.len();
+    while offset < len {
+        let want = BLOCK.min((len - offset) as usize);
+        let n = read_at(doc.file(), &mut buf[..want], offset)?;
+        if n == 0 {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the input file shrank while it was being signed",
+            )));
+        }
+        hasher.update(&buf[..n]);
+        if let Some(f) = file_hash.as_mut() {
+            f.update(&buf[..n]);
+        }
+        out.write_all(&buf[..n])?;
+        offset += n as u64;
+    }
+    let file_hash = file_hash.unwrap_or_else(|| hasher.clone());
+    let input_sha256 = file_hash.clone().finish();
+    out.write_all(&update.bytes)?;
+    hasher.update(&update.bytes[..update.hole.start]);
+    hasher.update(&update.bytes[update.hole.end..]);
+    Ok(PreparedDigest {
+        digest: hasher.finish(),
+        hole_offset: len + update.hole.start as u64,
+        hole_len: update.hole.len(),
+        input_sha256,
+        file_hash,
+    })
+}
+
+/// Writes the DER signature container into the hole, hex-encoded and
+/// padded with zeros, in the output file and in `update`'s copy.
+pub fn fill(out: &File, prepared: &PreparedDigest, update: &mut Update, der: &[u8]) -> Result<(), Error> {
+    if der.len() > prepared.capacity() {
+        return Err(Error::ContentsTooSmall { needed: der.len(), reserved: prepared.capacity() });
+    }
+    let mut hex = vec![b'0'; prepared.hole_len - 2];
+    hex::encode_to_slice(der, &mut hex[..2 * der.len()]).expect("the slice is exactly twice the input");
+    write_all_at(out, &hex, prepared.hole_offset + 1)?;
+    let start = update.hole.start + 1;
+    update.bytes[start..start + hex.len()].copy_from_slice(&hex);
+    Ok(())
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn write_all_at(file: &File, mut buf: &[u8], mut offset: u64) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        let n = std::os::windows::fs::FileExt::seek_write(file, buf, offset)?;
+        buf = &buf[n..];
+        offset += n as u64;
+    }
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! Signing orchestration: the one module that knows PDF, CMS and tokens.
+//!
+//! ```text
+//!  input.pdf ──► pdf::Document::open ──► pdf::plan ──► pdf::write_and_digest ──► digest
+//!                                                       (temp file beside the output)
+//!  digest ──► cms::ToBeSigned ──► token.sign ──► cms::assemble ──► pdf::fill ──► fsync ──► rename
+//! ```
+//!
+//! The output appears only after the final rename; any failure before it
+//! drops the temp file, so the output path is never half-written.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::cms::{self, Cert};
+use crate::describe::Describe;
+use crate::pdf::{self, Placement, SigSpec};
+use crate::token::{self, RsaMechanism, TokenCert, TokenSession};
+use crate::types::{DigestAlg, KeyKind, SigScheme};
+
+/// Why a document was not signed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The PDF was refused or could not be written.
+    #[error(transparent)]
+    Pdf(#[from] pdf::Error),
+    /// The token failed.
+    #[error(transparent)]
+    Token(#[from] token::Error),
+    /// The signature container could not be built.
+    #[error(transparent)]
+    Cms(#[from] cms::Error),
+    /// A file could not be opened or created.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// RSASSA-PSS was asked for with a non-RSA key.
+    #[error("PSS needs an RSA key")]
+    PssNeedsRsa,
+}
+
+impl Describe for Error {
+    fn code(&self) -> &'static str {
+        match self {
+            Error::Pdf(e) => e.code(),
+            Error::Token(e) => e.code(),
+            Error::Cms(e) => e.code(),
+            Error::File { source, .. } if source.kind() == std::io::ErrorKind::NotFound => "FILE_NOT_FOUND",
+            Error::File { .. } => "FILE_ERROR",
+            Error::PssNeedsRsa => "OPTION_PSS_NEEDS_RSA",
+        }
+    }
+    fn en(&self) -> String {
+        match self {
+            Error::Pdf(e) => e.en(),
+            Error::Token(e) => e.en(),
+            Error::Cms(e) => e.en(),
+            Error::File { path, source } => format!("Cannot open or write {}: {source}.", path.display()),
+            Error::PssNeedsRsa => "RSASSA-PSS (--pss) needs an RSA key; this certificate has an EC key.".into(),
+        }
+    }
+    fn vi(&self) -> String {
+        match self {
+            Error::Pdf(e) => e.vi(),
+            Error::Token(e) => e.vi(),
+            Error::Cms(e) => e.vi(),
+            Error::File { path, source } => format!("Không mở hoặc ghi được {}: {source}.", path.display()),
+            Error::PssNeedsRsa => "RSASSA-PSS (--pss) chỉ dùng được với khoá RSA; chứng thư số này dùng khoá EC.".into(),
+        }
+    }
+}
+
+/// Per-document options.
+#[derive(Debug, Clone, Default)]
+pub struct DocOptions {
+    /// `/Reason`.
+    pub reason: Option<String>,
+    /// `/Location`.
+    pub location: Option<String>,
+    /// `/ContactInfo`.
+    pub contact_info: Option<String>,
+    /// The signature field's name; chosen automatically when `None`.
+    pub field_name: Option<String>,
+    /// Where the widget goes.
+    pub placement: Placement,
+}
+
+/// Key-level options, fixed for a signing session.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyOptions {
+    /// The digest algorithm.
+    pub digest: DigestAlg,
+    /// Use RSASSA-PSS instead of PKCS#1 v1.5 (RSA keys only).
+    pub pss: bool,
+    /// How PKCS#1 v1.5 signatures are made on the token.
+    pub rsa_mechanism: RsaMechanism,
+}
+
+/// What was signed, for the caller's report and the usage log.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// The output path.
+    pub output: PathBuf,
+    /// The new signature field's name.
+    pub field_name: String,
+    /// Size of the input in bytes.
+    pub input_len: u64,
+    /// Size of the output in bytes.
+    pub output_len: u64,
+    /// SHA-256 of the input.
+    pub input_sha256: String,
+    /// SHA-256 of the output.
+    pub output_sha256: String,
+    /// The number of pages.
+    pub pages: u64,
+}
+
+/// A logged-in token, a chosen certificate and its chain: signs documents.
+pub struct Signer<'a> {
+    session: &'a TokenSession<'a>,
+    cert: TokenCert,
+    chain: Vec<Cert>,
+    scheme: SigScheme,
+    key: KeyKind,
+    options: KeyOptions,
+    contents_len: usize,
+}
+
+impl<'a> Signer<'a> {
+    /// Prepares to sign with `cert`. `extra_chain` is appended to the issuer
+    /// certificates found on the token.
+    pub fn new(
+        session: &'a TokenSession<'a>,
+        cert: TokenCert,
+        extra_chain: Vec<Cert>,
+        options: KeyOptions,
+    ) -> Result<Self, Error> {
+        let key = cert.summary.key;
+        let scheme = match (key, options.pss) {
+            (KeyKind::Rsa { .. }, false) => SigScheme::RsaPkcs1v15,
+            (KeyKind::Rsa { .. }, true) => SigScheme::RsaPss,
+            (KeyKind::Ec { .. }, false) => SigScheme::Ecdsa,
+            (KeyKind::Ec { .. }, true) => return Err(Error::PssNeedsRsa),
+        };
+        let mut chain = session.issuer_chain(&cert)?;
+        for c in extra_chain {
+            if !chain.iter().any(|x| x.der() == c.der()) {
+                chain.push(c);
+            }
+        }
+        let contents_len = cms::estimate_len(options.digest, scheme, key, &cert.cert, &chain)?;
+        Ok(Signer { session, cert, chain, scheme, key, options, contents_len })
+    }
+
+    /// The signing certificate.
+    pub fn cert(&self) -> &TokenCert {
+        &self.cert
+    }
+
+    /// Signs `input` into `output` with the signing time `now`.
+    pub fn sign_file(
+        &self,
+        input: &Path,
+        output: &Path,
+        doc: &DocOptions,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Signed, Error> {
+        let file = File::open(input).map_err(|source| Error::File { path: input.to_owned(), source })?;
+        let mut document = pdf::Document::open(file)?;
+        let pages = pdf::page_count(&mut document)?;
+        let spec = SigSpec {
+            field_name: doc.field_name.clone(),
+            reason: doc.reason.clone(),
+            location: doc.location.clone(),
+            contact_info: doc.contact_info.clone(),
+            signing_time: now,
+            contents_len: self.contents_len,
+            placement: doc.placement.clone(),
+        };
+        let mut update = pdf::plan(&mut document, &spec)?;
+
+        let dir = match output.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".kyso-")
+            .suffix(".part")
+            .tempfile_in(&dir)
+            .map_err(|source| Error::File { path: output.to_owned(), source })?;
+        let prepared = pdf::write_and_digest(&document, &update, tmp.as_file_mut(), self.options.digest)?;
+
+        let tbs = cms::ToBeSigned::new(&prepared.digest, self.options.digest, self.scheme, &self.cert.cert)?;
+        let raw = self.session.sign(&self.cert, self.scheme, self.options.digest, self.options.rsa_mechanism, tbs.bytes())?;
+        let der = tbs.assemble(&raw, &self.cert.cert, &self.chain)?;
+        pdf::fill(tmp.as_file(), &prepared, &mut update, &der)?;
+        tmp.as_file().sync_all().map_err(|source| Error::File { path: output.to_owned(), source })?;
+        tmp.persist(output).map_err(|e| Error::File { path: output.to_owned(), source: e.error })?;
+        sync_dir(&dir);
+
+        Ok(Signed {
+            output: output.to_owned(),
+            field_name: update.field_name.clone(),
+            input_len: document.len(),
+            output_len: document.len() + update.bytes.len() as u64,
+            input_sha256: hex::encode_upper(&prepared.input_sha256),
+            output_sha256: hex::encode_upper(prepared.output_sha256(&update)),
+            pages,
+        })
+    }
+
+    /// The key type, for display.
+    pub fn key(&self) -> KeyKind {
+        self.key
+    }
+}
+
+/// Makes the rename durable on platforms where a directory can be synced.
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
