@@ -23,4 +23,4 @@ mod update;
 pub use byterange::{fill, write_and_digest, PreparedDigest};
 pub use error::Error;
 pub use reader::{Document, XrefKind};
-pub use update::{page_count, pdf_date, plan, Placement, SigSpec, Update};
+pub use update::{find_page, page_count, pdf_date, plan, Appearance, Placement, SigSpec, Update};

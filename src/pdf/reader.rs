@@ -51,6 +51,7 @@ pub struct Document {
     kind: XrefKind,
     startxref: u64,
     object_streams: HashMap<u32, BTreeMap<ObjectId, Object>>,
+    next_free: Option<u32>,
 }
 
 impl Document {
@@ -67,6 +68,7 @@ impl Document {
             kind: XrefKind::Table,
             startxref,
             object_streams: HashMap::new(),
+            next_free: None,
         };
         doc.load_xref_chain()?;
         if doc.trailer.has(b"Encrypt") {
@@ -119,6 +121,46 @@ impl Document {
             .unwrap_or(0);
         let max_used = self.entries.keys().copied().max().map_or(0, |m| m + 1);
         size.max(max_used)
+    }
+
+    /// Reserves a new object number for an object the update will add.
+    pub fn allocate(&mut self) -> ObjectId {
+        let id = self.next_free.unwrap_or_else(|| self.next_object_number());
+        self.next_free = Some(id + 1);
+        (id, 0)
+    }
+
+    /// The first object number not yet allocated.
+    pub(crate) fn next_unallocated(&self) -> u32 {
+        self.next_free.unwrap_or_else(|| self.next_object_number())
+    }
+
+    /// Reads stream object `id` with its raw (still encoded) data, for
+    /// callers that need a page's content or an image.
+    pub fn stream(&mut self, id: u32) -> Result<Stream, Error> {
+        let Some(Entry::InFile { offset, .. }) = self.entries.get(&id).copied() else {
+            return Err(Error::BrokenXref(format!("object {id} is not a stream in the file")));
+        };
+        let ind = self.read_indirect(offset, Some(id))?;
+        let (Some(data_at), Object::Dictionary(dict)) = (ind.stream_data, ind.object) else {
+            return Err(Error::BrokenXref(format!("object {id} is not a stream")));
+        };
+        let length = self.stream_length(&dict, id)?;
+        let data = self.read_stream_data(data_at, length)?;
+        Ok(Stream::new(dict, data))
+    }
+
+    fn stream_length(&mut self, dict: &Dictionary, id: u32) -> Result<usize, Error> {
+        match dict.get(b"Length") {
+            Ok(Object::Reference((lid, _))) => {
+                let lid = *lid;
+                self.object(lid)?.as_i64().ok()
+            }
+            Ok(o) => o.as_i64().ok(),
+            Err(_) => None,
+        }
+        .and_then(|l| usize::try_from(l).ok())
+        .ok_or_else(|| Error::BrokenXref(format!("stream {id} has no /Length")))
     }
 
     /// The generation number to use when writing a new version of `id`.
@@ -282,25 +324,7 @@ impl Document {
     }
 
     fn load_object_stream(&mut self, id: u32) -> Result<BTreeMap<ObjectId, Object>, Error> {
-        let Some(Entry::InFile { offset, .. }) = self.entries.get(&id).copied() else {
-            return Err(Error::BrokenXref(format!("object stream {id} is not in the file")));
-        };
-        let ind = self.read_indirect(offset, Some(id))?;
-        let (Some(data_at), Object::Dictionary(dict)) = (ind.stream_data, ind.object) else {
-            return Err(Error::BrokenXref(format!("object {id} is not an object stream")));
-        };
-        let length = match dict.get(b"Length") {
-            Ok(Object::Reference((lid, _))) => {
-                let lid = *lid;
-                self.object(lid)?.as_i64().ok()
-            }
-            Ok(o) => o.as_i64().ok(),
-            Err(_) => None,
-        }
-        .and_then(|l| usize::try_from(l).ok())
-        .ok_or_else(|| Error::BrokenXref(format!("object stream {id} has no /Length")))?;
-        let data = self.read_stream_data(data_at, length)?;
-        let stream = Stream::new(dict, data);
+        let stream = self.stream(id)?;
         ObjectStream::new_with_limit(&stream, Some(MAX_DECODED_STREAM))
             .map(|s| s.objects)
             .map_err(|e| Error::BrokenXref(format!("object stream {id}: {e}")))

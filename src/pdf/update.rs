@@ -22,7 +22,7 @@ const SIG_FLAGS: i64 = 3;
 /// The space reserved for `[0 a b c]`: three 20-digit numbers (u64) fit.
 const BYTE_RANGE_SLOT: usize = 4 + 3 * 21;
 
-/// Where the signature's widget goes.
+/// Where the signature's widget goes and what it shows.
 #[derive(Debug, Clone)]
 pub struct Placement {
     /// Zero-based page index.
@@ -30,12 +30,26 @@ pub struct Placement {
     /// The widget rectangle in default user space; all zeros for an
     /// invisible signature.
     pub rect: [f32; 4],
+    /// The visible appearance, if any.
+    pub appearance: Option<Appearance>,
 }
 
 impl Default for Placement {
     fn default() -> Self {
-        Placement { page: 0, rect: [0.0; 4] }
+        Placement { page: 0, rect: [0.0; 4], appearance: None }
     }
+}
+
+/// A visible signature's appearance, built by the caller against the same
+/// [`Document`] so that its object numbers come from [`Document::allocate`].
+#[derive(Debug, Clone)]
+pub struct Appearance {
+    /// The normal appearance (`/AP /N`), a form XObject.
+    pub normal: ObjectId,
+    /// Every new object the appearance needs, the form XObject included.
+    pub objects: Vec<(ObjectId, Object)>,
+    /// Extra entries for the field/widget dictionary (for example `/Lock`).
+    pub field_entries: Dictionary,
 }
 
 /// What goes into the signature dictionary and field.
@@ -73,14 +87,8 @@ pub fn plan(doc: &mut Document, spec: &SigSpec) -> Result<Update, Error> {
     let (root_ref, mut catalog) = doc.catalog()?;
     refuse_if_locked_by_docmdp(doc, &catalog)?;
 
-    let mut next = doc.next_object_number();
-    let mut alloc = || {
-        let id = next;
-        next += 1;
-        (id, 0u16)
-    };
-    let sig_ref = alloc();
-    let field_ref = alloc();
+    let sig_ref = doc.allocate();
+    let field_ref = doc.allocate();
     let mut changed: BTreeMap<ObjectId, Object> = BTreeMap::new();
 
     let page_ref = find_page(doc, &catalog, spec.placement.page)?;
@@ -117,7 +125,7 @@ pub fn plan(doc: &mut Document, spec: &SigSpec) -> Result<Update, Error> {
         _ => {
             let mut form = Dictionary::new();
             field_name = add_field(doc, &mut form, field_ref, spec, &mut changed)?;
-            let form_ref = alloc();
+            let form_ref = doc.allocate();
             changed.insert(form_ref, Object::Dictionary(form));
             catalog.set("AcroForm", Object::Reference(form_ref));
             changed.insert(root_ref, Object::Dictionary(catalog));
@@ -133,9 +141,20 @@ pub fn plan(doc: &mut Document, spec: &SigSpec) -> Result<Update, Error> {
     field.set("F", WIDGET_FLAGS);
     field.set("Rect", spec.placement.rect.iter().map(|&v| Object::Real(v)).collect::<Vec<_>>());
     field.set("P", Object::Reference(page_ref));
+    if let Some(ap) = &spec.placement.appearance {
+        let mut n = Dictionary::new();
+        n.set("N", Object::Reference(ap.normal));
+        field.set("AP", n);
+        for (k, v) in ap.field_entries.iter() {
+            field.set(k.clone(), v.clone());
+        }
+        for (id, obj) in &ap.objects {
+            changed.insert(*id, obj.clone());
+        }
+    }
     changed.insert(field_ref, Object::Dictionary(field));
 
-    let next_free = next;
+    let next_free = doc.next_unallocated();
     let mut w = UpdateWriter::new(doc.len(), needs_leading_eol(doc)?);
     for (&id, obj) in &changed {
         w.object(id, obj);
@@ -238,9 +257,9 @@ fn resolve_array(doc: &mut Document, r: ObjectId, what: &str) -> Result<Vec<Obje
     }
 }
 
-/// Walks the page tree to the page with zero-based `index`, using `/Count`
+/// Walks the page tree to the page with zero-based `wanted`, using `/Count`
 /// to skip whole subtrees.
-fn find_page(doc: &mut Document, catalog: &Dictionary, wanted: usize) -> Result<ObjectId, Error> {
+pub fn find_page(doc: &mut Document, catalog: &Dictionary, wanted: usize) -> Result<ObjectId, Error> {
     let no_page = || Error::Unsupported(format!("the document has no page {}", wanted + 1));
     let mut index = wanted;
     let mut node = catalog.get(b"Pages").and_then(Object::as_reference).map_err(|_| no_page())?;
