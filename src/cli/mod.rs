@@ -2,8 +2,12 @@
 //! mapping from error codes to exit codes. No domain logic lives here.
 
 pub mod args;
+mod log;
 mod output;
+mod pin;
+mod report;
 mod sign;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +38,9 @@ pub mod exit {
     pub const FILE: u8 = 7;
     /// In a batch, some files were signed and some were not.
     pub const PARTIAL: u8 = 8;
+    /// The usage log could not be opened, written or read, or it fails
+    /// verification (`kyso log verify`).
+    pub const LOG: u8 = 9;
 }
 
 /// The exit code for an error code.
@@ -45,6 +52,7 @@ pub fn exit_code_for(code: &str) -> u8 {
         c if c.starts_with("TOKEN_") || c.starts_with("CERT_") || c.starts_with("DEMO_") => exit::TOKEN,
         c if c.starts_with("FILE_") || c == "IO_ERROR" => exit::FILE,
         c if c.starts_with("OPTION_") || c.starts_with("CONFIG_") => exit::USAGE,
+        c if c.starts_with("LOG_") => exit::LOG,
         _ => exit::INTERNAL,
     }
 }
@@ -92,6 +100,13 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
     if let Command::DemoToken(a) = &cli.command {
         return demo_token(&data_dir, a.force);
     }
+    // The usage log and its report need no token driver.
+    if let Command::Log(a) = &cli.command {
+        return log::run(&config, a);
+    }
+    if let Command::Report(a) = &cli.command {
+        return report::run(&config, a);
+    }
     let module_path = resolve_module(&cli, &config, &data_dir)?;
     tracing::info!(module = %module_path.display(), "loading PKCS#11 module");
     let module = Module::load(&module_path)?;
@@ -99,7 +114,9 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Sign(a) => sign::run(&module, &config, a, cli.demo),
         Command::Tokens(a) => output::tokens(&module, a.json),
         Command::Certs(a) => output::certs(&module, a.token.as_deref().or(config.token.as_deref()), a.json),
-        Command::DemoToken(_) => unreachable!("handled above"),
+        Command::Pin(a) => pin::run(&module, &config, &a, cli.demo),
+        Command::Status(a) => status::run(&module, &config, &a),
+        Command::DemoToken(_) | Command::Log(_) | Command::Report(_) => unreachable!("handled above"),
     }
 }
 

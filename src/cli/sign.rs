@@ -6,18 +6,24 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::args::{RsaMechanismArg, SignArgs};
+use super::log::{locked_by, signed_doc, unsigned_doc, Recorder};
 use super::output::{interactive, print_failure, report};
 use super::{exit, exit_code_for, Failure};
 use crate::cms::Cert;
 use crate::config::Config;
 use crate::signing::{DocOptions, KeyOptions, Signer};
 use crate::token::{self, Module, Pin, RsaMechanism};
+use crate::usage_log::{Operation, Outcome};
 
 pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> Result<u8, Failure> {
     let jobs = plan_outputs(&a)?;
+    // Before the token is touched: a log that cannot be written stops here.
+    let mut rec = Recorder::open(config)?;
     let token = module.select(a.token.as_deref().or(config.token.as_deref()))?;
+    rec.set_token(&token);
     let session = module.open(&token)?;
     let cert = session.select_cert(a.cert.as_deref().or(config.cert.as_deref()))?;
+    rec.set_cert(&cert.summary);
     let chain = match a.chain.as_ref().or(config.chain.as_ref()) {
         Some(p) => load_chain(p)?,
         None => Vec::new(),
@@ -44,7 +50,9 @@ pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> 
 
     let state = module.pin_state(&token)?;
     if state.locked {
-        return Err(token::Error::PinLocked.into());
+        let e = token::Error::PinLocked;
+        rec.record(rec.login_failure(&e))?;
+        return Err(e.into());
     }
     if let Some((en, vi)) = state.warning() {
         report(&en, &vi);
@@ -55,8 +63,13 @@ pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> 
     } else {
         Some(read_pin(a.pin_stdin, demo)?)
     };
-    session.login(pin.as_ref())?;
+    let login = session.login(pin.as_ref());
     drop(pin);
+    if let Err(e) = login {
+        rec.record(rec.login_failure(&e))?;
+        return Err(e.into());
+    }
+    rec.record(rec.entry(Operation::Login, Outcome::Ok))?;
 
     let key_options = KeyOptions {
         digest: a.digest.or(config.digest).unwrap_or_default(),
@@ -84,12 +97,40 @@ pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> 
         bar
     });
     let mut failed: Vec<&'static str> = Vec::new();
+    let operation = if jobs.len() > 1 { Operation::BatchSign } else { Operation::Sign };
     for (input, output) in &jobs {
         if let Some(b) = &bar {
             b.set_message(input.display().to_string());
         }
         let now = chrono::Local::now().fixed_offset();
-        match signer.sign_file(input, output, &doc, now) {
+        // The entry is committed before the rename releases the file.
+        let mut recorded = None;
+        let result = signer.sign_file_then(input, output, &doc, now, |signed| {
+            let mut entry = rec.entry(operation, Outcome::Ok);
+            entry.document = Some(signed_doc(input, signed));
+            recorded = rec.record(entry)?;
+            Ok(())
+        });
+        if let Err(e) = &result {
+            // Every failed attempt gets an entry too, unless the log itself
+            // is what failed.
+            if !matches!(e, crate::signing::Error::Log(_)) {
+                use crate::describe::Describe;
+                let locked = matches!(e, crate::signing::Error::Token(t) if locked_by(t));
+                let mut entry = rec.failure(operation, e.code(), locked);
+                entry.document = Some(unsigned_doc(input));
+                if let Some(id) = recorded {
+                    entry.detail = Some(format!("the signed output recorded in entry #{id} was not released"));
+                }
+                if let Err(log_error) = rec.record(entry) {
+                    let f = Failure::from(log_error);
+                    print_failure(&f, Some(input));
+                    failed.push(f.code);
+                    break;
+                }
+            }
+        }
+        match result {
             Ok(signed) => {
                 let line = format!("signed {} -> {} ({})", input.display(), signed.output.display(), signed.field_name);
                 match &bar {
@@ -105,7 +146,7 @@ pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> 
                     print_failure(&f, Some(input));
                 }
                 // A token problem will fail every remaining document too.
-                let fatal = f.code.starts_with("TOKEN_") || f.code.starts_with("PIN_");
+                let fatal = f.code.starts_with("TOKEN_") || f.code.starts_with("PIN_") || f.code.starts_with("LOG_");
                 failed.push(f.code);
                 if fatal {
                     break;

@@ -7,7 +7,9 @@
 //! ```
 //!
 //! The output appears only after the final rename; any failure before it
-//! drops the temp file, so the output path is never half-written.
+//! drops the temp file, so the output path is never half-written. The
+//! rename is the release point: [`Signer::sign_file_then`] runs the caller's
+//! hook (the usage log's durable commit) just before it.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -44,6 +46,9 @@ pub enum Error {
     /// RSASSA-PSS was asked for with a non-RSA key.
     #[error("PSS needs an RSA key")]
     PssNeedsRsa,
+    /// The usage log refused the entry, so the output was not released.
+    #[error(transparent)]
+    Log(#[from] crate::usage_log::Error),
 }
 
 impl Describe for Error {
@@ -55,6 +60,7 @@ impl Describe for Error {
             Error::File { source, .. } if source.kind() == std::io::ErrorKind::NotFound => "FILE_NOT_FOUND",
             Error::File { .. } => "FILE_ERROR",
             Error::PssNeedsRsa => "OPTION_PSS_NEEDS_RSA",
+            Error::Log(e) => e.code(),
         }
     }
     fn en(&self) -> String {
@@ -64,6 +70,7 @@ impl Describe for Error {
             Error::Cms(e) => e.en(),
             Error::File { path, source } => format!("Cannot open or write {}: {source}.", path.display()),
             Error::PssNeedsRsa => "RSASSA-PSS (--pss) needs an RSA key; this certificate has an EC key.".into(),
+            Error::Log(e) => e.en(),
         }
     }
     fn vi(&self) -> String {
@@ -73,6 +80,7 @@ impl Describe for Error {
             Error::Cms(e) => e.vi(),
             Error::File { path, source } => format!("Không mở hoặc ghi được {}: {source}.", path.display()),
             Error::PssNeedsRsa => "RSASSA-PSS (--pss) chỉ dùng được với khoá RSA; chứng thư số này dùng khoá EC.".into(),
+            Error::Log(e) => e.vi(),
         }
     }
 }
@@ -172,6 +180,22 @@ impl<'a> Signer<'a> {
         doc: &DocOptions,
         now: DateTime<FixedOffset>,
     ) -> Result<Signed, Error> {
+        self.sign_file_then(input, output, doc, now, |_| Ok(()))
+    }
+
+    /// As [`Signer::sign_file`], calling `before_release` once the signed
+    /// file is complete and fsynced, just before the rename that makes it
+    /// appear at `output`. If the hook fails the output is never released
+    /// and its error is returned. The usage log commits its entry here, so
+    /// every file that reaches the caller has one, even across a crash.
+    pub fn sign_file_then(
+        &self,
+        input: &Path,
+        output: &Path,
+        doc: &DocOptions,
+        now: DateTime<FixedOffset>,
+        before_release: impl FnOnce(&Signed) -> Result<(), Error>,
+    ) -> Result<Signed, Error> {
         let file = File::open(input).map_err(|source| Error::File { path: input.to_owned(), source })?;
         let mut document = pdf::Document::open(file)?;
         let pages = pdf::page_count(&mut document)?;
@@ -202,10 +226,7 @@ impl<'a> Signer<'a> {
         let der = tbs.assemble(&raw, &self.cert.cert, &self.chain)?;
         pdf::fill(tmp.as_file(), &prepared, &mut update, &der)?;
         tmp.as_file().sync_all().map_err(|source| Error::File { path: output.to_owned(), source })?;
-        tmp.persist(output).map_err(|e| Error::File { path: output.to_owned(), source: e.error })?;
-        sync_dir(&dir);
-
-        Ok(Signed {
+        let signed = Signed {
             output: output.to_owned(),
             field_name: update.field_name.clone(),
             input_len: document.len(),
@@ -213,7 +234,11 @@ impl<'a> Signer<'a> {
             input_sha256: hex::encode_upper(&prepared.input_sha256),
             output_sha256: hex::encode_upper(prepared.output_sha256(&update)),
             pages,
-        })
+        };
+        before_release(&signed)?;
+        tmp.persist(output).map_err(|e| Error::File { path: output.to_owned(), source: e.error })?;
+        sync_dir(&dir);
+        Ok(signed)
     }
 
     /// The key type, for display.

@@ -223,22 +223,15 @@ impl NewEntry {
     }
 }
 
-/// The OS user name, from the environment the login shell sets.
+/// The OS user name (from the user database, not the environment, which
+/// a service or a scheduled task may not set).
 pub fn os_user() -> String {
-    ["USER", "USERNAME", "LOGNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
+    whoami::fallible::username().unwrap_or_else(|_| "unknown".into())
 }
 
 /// The computer's host name.
 pub fn host_name() -> String {
-    let h = gethostname::gethostname().to_string_lossy().into_owned();
-    if h.is_empty() {
-        "unknown".into()
-    } else {
-        h
-    }
+    whoami::fallible::hostname().unwrap_or_else(|_| "unknown".into())
 }
 
 /// A stored entry: what was recorded plus its place in the chain.
