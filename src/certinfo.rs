@@ -27,6 +27,9 @@ pub struct CertSummary {
     pub key: KeyKind,
     /// Whether the certificate is a CA (basicConstraints cA).
     pub is_ca: bool,
+    /// Whether keyUsage allows signing documents (digitalSignature or
+    /// nonRepudiation); true when the extension is absent.
+    pub can_sign: bool,
     /// SHA-256 of the DER, upper-case hex.
     pub sha256: String,
 }
@@ -62,6 +65,10 @@ impl CertSummary {
             not_after: ts(cert.validity().not_after)?,
             key,
             is_ca: cert.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca),
+            can_sign: match cert.key_usage() {
+                Ok(Some(ku)) => ku.value.digital_signature() || ku.value.non_repudiation(),
+                _ => true,
+            },
             sha256: hex::encode_upper(crate::types::DigestAlg::Sha256.digest(der)),
         })
     }

@@ -136,7 +136,38 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Reads a non-negative integer token.
+    /// Reads the next token with its byte span.
+    pub(crate) fn token_span(&mut self) -> Option<(Token<'a>, std::ops::Range<usize>)> {
+        self.skip_space();
+        let start = self.pos;
+        let t = self.token()?;
+        Some((t, start..self.pos))
+    }
+
+    /// Skips one complete direct object (a reference `n g R` counts as one)
+    /// and returns its span.
+    pub(crate) fn value_span(&mut self) -> Option<std::ops::Range<usize>> {
+        self.skip_space();
+        let start = self.pos;
+        match self.buf.get(start)? {
+            b'[' => return self.container_span(),
+            b'<' if self.buf.get(start + 1) == Some(&b'<') => return self.container_span(),
+            _ => {}
+        }
+        let first = self.token()?;
+        let end = self.pos;
+        if let Token::Word(w) = first {
+            if !w.is_empty() && w.iter().all(u8::is_ascii_digit) {
+                // Maybe `n g R`: look ahead without committing.
+                let save = self.pos;
+                if self.integer().is_some() && self.keyword(b"R").is_some() {
+                    return Some(start..self.pos);
+                }
+                self.pos = save;
+            }
+        }
+        Some(start..end)
+    }
     pub(crate) fn integer(&mut self) -> Option<u64> {
         match self.token()? {
             Token::Word(w) if !w.is_empty() && w.iter().all(u8::is_ascii_digit) => {

@@ -10,7 +10,7 @@
 //! signing a rebuilt file would sign something other than what the viewer
 //! showed the user.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 
 use lopdf::{Dictionary, Object, ObjectId, ObjectStream, Stream};
@@ -50,7 +50,9 @@ pub struct Document {
     trailer: Dictionary,
     kind: XrefKind,
     startxref: u64,
-    object_streams: HashMap<u32, BTreeMap<ObjectId, Object>>,
+    /// The source text of every object read so far, by number. Objects are
+    /// parsed from it on demand and updated objects are edited from it.
+    raw: HashMap<u32, Vec<u8>>,
     next_free: Option<u32>,
 }
 
@@ -67,7 +69,7 @@ impl Document {
             trailer: Dictionary::new(),
             kind: XrefKind::Table,
             startxref,
-            object_streams: HashMap::new(),
+            raw: HashMap::new(),
             next_free: None,
         };
         doc.load_xref_chain()?;
@@ -173,20 +175,34 @@ impl Document {
 
     /// Reads object `id`. For a stream only the dictionary is returned.
     pub fn object(&mut self, id: u32) -> Result<Object, Error> {
-        match self.entries.get(&id).copied() {
+        match self.raw_body(id)? {
             None => Ok(Object::Null),
-            Some(Entry::InFile { offset, .. }) => Ok(self.read_indirect(offset, Some(id))?.object),
+            Some(raw) => parse_object(&raw).ok_or_else(|| Error::BrokenXref(format!("object {id} cannot be parsed"))),
+        }
+    }
+
+    /// The source text of object `id` (for a stream, its dictionary), or
+    /// `None` for an object the file does not have.
+    pub(crate) fn raw_body(&mut self, id: u32) -> Result<Option<Vec<u8>>, Error> {
+        if let Some(raw) = self.raw.get(&id) {
+            return Ok(Some(raw.clone()));
+        }
+        match self.entries.get(&id).copied() {
+            None => return Ok(None),
+            Some(Entry::InFile { offset, .. }) => {
+                let ind = self.read_indirect(offset, Some(id))?;
+                self.raw.insert(id, ind.raw);
+            }
             Some(Entry::InStream { stream }) => {
-                if !self.object_streams.contains_key(&stream) {
-                    let parsed = self.load_object_stream(stream)?;
-                    self.object_streams.insert(stream, parsed);
+                for (oid, raw) in self.load_object_stream(stream)? {
+                    // A newer revision may hold a newer version elsewhere.
+                    if matches!(self.entries.get(&oid), Some(Entry::InStream { stream: s }) if *s == stream) {
+                        self.raw.entry(oid).or_insert(raw);
+                    }
                 }
-                Ok(self.object_streams[&stream]
-                    .get(&(id, 0))
-                    .cloned()
-                    .unwrap_or(Object::Null))
             }
         }
+        Ok(self.raw.get(&id).cloned())
     }
 
     /// Follows references until a direct object is reached.
@@ -323,11 +339,36 @@ impl Document {
         Ok(data)
     }
 
-    fn load_object_stream(&mut self, id: u32) -> Result<BTreeMap<ObjectId, Object>, Error> {
+    /// Splits object stream `id` into the source text of its objects.
+    fn load_object_stream(&mut self, id: u32) -> Result<Vec<(u32, Vec<u8>)>, Error> {
         let stream = self.stream(id)?;
-        ObjectStream::new_with_limit(&stream, Some(MAX_DECODED_STREAM))
-            .map(|s| s.objects)
-            .map_err(|e| Error::BrokenXref(format!("object stream {id}: {e}")))
+        let bad = |what: &str| Error::BrokenXref(format!("object stream {id}: {what}"));
+        let first = stream
+            .dict
+            .get(b"First")
+            .and_then(Object::as_i64)
+            .ok()
+            .and_then(|f| usize::try_from(f).ok())
+            .ok_or_else(|| bad("no /First"))?;
+        let n = stream.dict.get(b"N").and_then(Object::as_i64).map_err(|_| bad("no /N"))?;
+        let data = decode_stream(stream.dict.clone(), stream.content)?;
+        let header = data.get(..first).ok_or_else(|| bad("/First is past the end"))?;
+        let mut c = Cursor::new(header);
+        let mut index = Vec::new();
+        for _ in 0..n {
+            let (Some(oid), Some(off)) = (c.integer(), c.integer()) else { return Err(bad("bad index")) };
+            let oid = u32::try_from(oid).map_err(|_| bad("object number"))?;
+            index.push((oid, first + off as usize));
+        }
+        let mut by_offset = index.clone();
+        by_offset.sort_by_key(|&(_, off)| off);
+        let mut out = Vec::with_capacity(index.len());
+        for (i, &(oid, start)) in by_offset.iter().enumerate() {
+            let end = by_offset.get(i + 1).map_or(data.len(), |&(_, o)| o);
+            let body = data.get(start..end).ok_or_else(|| bad("offset past the end"))?;
+            out.push((oid, trim(body).to_vec()));
+        }
+        Ok(out)
     }
 
     /// Reads `N G obj … endobj` at `offset`, growing the window as needed.
@@ -355,7 +396,8 @@ impl Document {
             }
             match c.object_body() {
                 Some((span, is_stream)) => {
-                    let object = parse_object(&buf[span])
+                    let raw = buf[span].to_vec();
+                    let object = parse_object(&raw)
                         .ok_or_else(|| Error::BrokenXref(format!("object at offset {offset} cannot be parsed")))?;
                     let stream_data = if is_stream {
                         let start = c
@@ -365,7 +407,7 @@ impl Document {
                     } else {
                         None
                     };
-                    return Ok(Indirect { object, stream_data });
+                    return Ok(Indirect { object, raw, stream_data });
                 }
                 None if at_eof => return Err(Error::Truncated("an object runs past the end of the file")),
                 None if window >= MAX_OBJECT_BYTES => {
@@ -379,6 +421,7 @@ impl Document {
 
 struct Indirect {
     object: Object,
+    raw: Vec<u8>,
     /// Where the stream data starts, for a stream object.
     stream_data: Option<u64>,
 }
@@ -396,6 +439,12 @@ pub(crate) fn parse_object(bytes: &[u8]) -> Option<Object> {
     dict.set("First", first);
     let stream = ObjectStream::new(&Stream::new(dict, content)).ok()?;
     stream.objects.into_iter().next().map(|(_, o)| o)
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|&c| !lexer::is_space(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| !lexer::is_space(c)).map_or(start, |e| e + 1);
+    &b[start..end]
 }
 
 fn decode_stream(dict: Dictionary, data: Vec<u8>) -> Result<Vec<u8>, Error> {

@@ -12,6 +12,7 @@ use std::ops::Range;
 use chrono::{DateTime, FixedOffset};
 use lopdf::{Dictionary, Object, ObjectId, Writer};
 
+use super::edit::{append_to_array, RawDict};
 use super::reader::{Document, XrefKind};
 use super::Error;
 
@@ -84,53 +85,65 @@ pub struct Update {
 
 /// Builds the update for `doc`.
 pub fn plan(doc: &mut Document, spec: &SigSpec) -> Result<Update, Error> {
-    let (root_ref, mut catalog) = doc.catalog()?;
+    let (root_ref, catalog) = doc.catalog()?;
     refuse_if_locked_by_docmdp(doc, &catalog)?;
 
     let sig_ref = doc.allocate();
     let field_ref = doc.allocate();
-    let mut changed: BTreeMap<ObjectId, Object> = BTreeMap::new();
+    // New versions of existing objects are their original text with one
+    // entry changed (see `edit`); new objects are serialised by lopdf.
+    let mut changed: BTreeMap<ObjectId, Vec<u8>> = BTreeMap::new();
 
     let page_ref = find_page(doc, &catalog, spec.placement.page)?;
-    let mut page = doc.resolve_dict(&Object::Reference(page_ref), "the page")?;
-    match page.get(b"Annots").ok().cloned() {
+    let page = doc.resolve_dict(&Object::Reference(page_ref), "the page")?;
+    let mut page_raw = raw_dict(doc, page_ref, "the page")?;
+    match page.get(b"Annots").ok() {
         Some(Object::Reference(annots_ref)) => {
-            let mut annots = resolve_array(doc, annots_ref, "the page's /Annots")?;
-            annots.push(Object::Reference(field_ref));
-            changed.insert(annots_ref, Object::Array(annots));
+            let annots_ref = *annots_ref;
+            let arr = raw_array_append(doc, annots_ref, &reference(field_ref), "the page's /Annots")?;
+            changed.insert(annots_ref, arr);
         }
-        Some(Object::Array(mut annots)) => {
-            annots.push(Object::Reference(field_ref));
-            page.set("Annots", annots);
-            changed.insert(page_ref, Object::Dictionary(page));
+        Some(Object::Array(_)) => {
+            let current = page_raw.value(b"Annots").unwrap_or(b"[]").to_vec();
+            let arr = append_to_array(&current, &reference(field_ref))
+                .ok_or_else(|| Error::Unsupported("the page's /Annots cannot be edited".into()))?;
+            page_raw.set(b"Annots", &arr);
+            changed.insert(page_ref, page_raw.into_bytes());
         }
         _ => {
-            page.set("Annots", vec![Object::Reference(field_ref)]);
-            changed.insert(page_ref, Object::Dictionary(page));
+            page_raw.set(b"Annots", &[b"[".as_slice(), &reference(field_ref), b"]"].concat());
+            changed.insert(page_ref, page_raw.into_bytes());
         }
     }
 
-    let field_name;
-    match catalog.get(b"AcroForm").ok().cloned() {
+    let mut catalog_raw = raw_dict(doc, root_ref, "the catalog")?;
+    let field_name = match catalog.get(b"AcroForm").ok().cloned() {
         Some(Object::Reference(form_ref)) => {
-            let mut form = doc.resolve_dict(&Object::Reference(form_ref), "the AcroForm")?;
-            field_name = add_field(doc, &mut form, field_ref, spec, &mut changed)?;
-            changed.insert(form_ref, Object::Dictionary(form));
+            let form = doc.resolve_dict(&Object::Reference(form_ref), "the AcroForm")?;
+            let mut form_raw = raw_dict(doc, form_ref, "the AcroForm")?;
+            let name = add_field(doc, &form, &mut form_raw, field_ref, spec, &mut changed)?;
+            changed.insert(form_ref, form_raw.into_bytes());
+            name
         }
-        Some(Object::Dictionary(mut form)) => {
-            field_name = add_field(doc, &mut form, field_ref, spec, &mut changed)?;
-            catalog.set("AcroForm", form);
-            changed.insert(root_ref, Object::Dictionary(catalog));
+        Some(Object::Dictionary(form)) => {
+            let text = catalog_raw.value(b"AcroForm").unwrap_or_default().to_vec();
+            let mut form_raw = RawDict::new(&text).ok_or_else(|| Error::Unsupported("the AcroForm cannot be edited".into()))?;
+            let name = add_field(doc, &form, &mut form_raw, field_ref, spec, &mut changed)?;
+            catalog_raw.set(b"AcroForm", &form_raw.into_bytes());
+            changed.insert(root_ref, catalog_raw.into_bytes());
+            name
         }
         _ => {
-            let mut form = Dictionary::new();
-            field_name = add_field(doc, &mut form, field_ref, spec, &mut changed)?;
+            let empty = Dictionary::new();
+            let mut form_raw = RawDict::new(b"<< >>").expect("a literal dictionary");
+            let name = add_field(doc, &empty, &mut form_raw, field_ref, spec, &mut changed)?;
             let form_ref = doc.allocate();
-            changed.insert(form_ref, Object::Dictionary(form));
-            catalog.set("AcroForm", Object::Reference(form_ref));
-            changed.insert(root_ref, Object::Dictionary(catalog));
+            changed.insert(form_ref, form_raw.into_bytes());
+            catalog_raw.set(b"AcroForm", &reference(form_ref));
+            changed.insert(root_ref, catalog_raw.into_bytes());
+            name
         }
-    }
+    };
 
     let mut field = Dictionary::new();
     field.set("Type", Object::Name(b"Annot".to_vec()));
@@ -149,15 +162,15 @@ pub fn plan(doc: &mut Document, spec: &SigSpec) -> Result<Update, Error> {
             field.set(k.clone(), v.clone());
         }
         for (id, obj) in &ap.objects {
-            changed.insert(*id, obj.clone());
+            changed.insert(*id, serialize(obj));
         }
     }
-    changed.insert(field_ref, Object::Dictionary(field));
+    changed.insert(field_ref, serialize(&Object::Dictionary(field)));
 
     let next_free = doc.next_unallocated();
     let mut w = UpdateWriter::new(doc.len(), needs_leading_eol(doc)?);
-    for (&id, obj) in &changed {
-        w.object(id, obj);
+    for (&id, body) in &changed {
+        w.object(id, body);
     }
     w.signature_dict(sig_ref, spec);
     let (bytes, hole) = match doc.xref_kind() {
@@ -165,6 +178,26 @@ pub fn plan(doc: &mut Document, spec: &SigSpec) -> Result<Update, Error> {
         XrefKind::Stream => w.finish_with_stream(doc, next_free),
     };
     Ok(Update { bytes, hole, field_name })
+}
+
+fn serialize(obj: &Object) -> Vec<u8> {
+    let mut out = Vec::new();
+    Writer::write_object(&mut out, obj).expect("writing to a Vec cannot fail");
+    out
+}
+
+fn reference((id, gen): ObjectId) -> Vec<u8> {
+    format!("{id} {gen} R").into_bytes()
+}
+
+fn raw_dict(doc: &mut Document, id: ObjectId, what: &str) -> Result<RawDict, Error> {
+    let raw = doc.raw_body(id.0)?.ok_or_else(|| Error::BrokenXref(format!("{what} is missing")))?;
+    RawDict::new(&raw).ok_or_else(|| Error::BrokenXref(format!("{what} is not a dictionary")))
+}
+
+fn raw_array_append(doc: &mut Document, id: ObjectId, item: &[u8], what: &str) -> Result<Vec<u8>, Error> {
+    let raw = doc.raw_body(id.0)?.ok_or_else(|| Error::BrokenXref(format!("{what} is missing")))?;
+    append_to_array(&raw, item).ok_or_else(|| Error::BrokenXref(format!("{what} is not an array")))
 }
 
 /// The number of pages, from the page tree's root `/Count`.
@@ -210,18 +243,22 @@ fn refuse_if_locked_by_docmdp(doc: &mut Document, catalog: &Dictionary) -> Resul
 }
 
 /// Adds the field to the AcroForm's `/Fields`, sets `/SigFlags`, and returns
-/// the field's name.
+/// the field's name. `form` is the parsed AcroForm, `form_raw` its text.
 fn add_field(
     doc: &mut Document,
-    form: &mut Dictionary,
+    form: &Dictionary,
+    form_raw: &mut RawDict,
     field_ref: ObjectId,
     spec: &SigSpec,
-    changed: &mut BTreeMap<ObjectId, Object>,
+    changed: &mut BTreeMap<ObjectId, Vec<u8>>,
 ) -> Result<String, Error> {
-    let (fields_ref, mut fields) = match form.get(b"Fields").ok().cloned() {
-        Some(Object::Reference(r)) => (Some(r), resolve_array(doc, r, "/Fields")?),
-        Some(Object::Array(a)) => (None, a),
-        _ => (None, Vec::new()),
+    let fields = match form.get(b"Fields").ok() {
+        Some(f @ Object::Reference(_)) => match doc.resolve(f)? {
+            Object::Array(a) => a,
+            _ => Vec::new(),
+        },
+        Some(Object::Array(a)) => a.clone(),
+        _ => Vec::new(),
     };
     let mut names = BTreeSet::new();
     for f in &fields {
@@ -238,23 +275,25 @@ fn add_field(
         Some(n) => n.clone(),
         None => (1..).map(|i| format!("Signature{i}")).find(|n| !names.contains(n)).expect("unbounded range"),
     };
-    fields.push(Object::Reference(field_ref));
-    match fields_ref {
-        Some(r) => {
-            changed.insert(r, Object::Array(fields));
+    let item = reference(field_ref);
+    match form.get(b"Fields").ok() {
+        Some(Object::Reference(r)) => {
+            let r = *r;
+            changed.insert(r, raw_array_append(doc, r, &item, "/Fields")?);
         }
-        None => form.set("Fields", fields),
+        Some(Object::Array(_)) => {
+            let current = form_raw.value(b"Fields").unwrap_or(b"[]").to_vec();
+            let arr = append_to_array(&current, &item)
+                .ok_or_else(|| Error::Unsupported("/Fields cannot be edited".into()))?;
+            form_raw.set(b"Fields", &arr);
+        }
+        _ => form_raw.set(b"Fields", &[b"[".as_slice(), &item, b"]"].concat()),
     }
     let flags = form.get(b"SigFlags").and_then(Object::as_i64).unwrap_or(0);
-    form.set("SigFlags", flags | SIG_FLAGS);
-    Ok(name)
-}
-
-fn resolve_array(doc: &mut Document, r: ObjectId, what: &str) -> Result<Vec<Object>, Error> {
-    match doc.object(r.0)? {
-        Object::Array(a) => Ok(a),
-        _ => Err(Error::BrokenXref(format!("{what} is not an array"))),
+    if flags | SIG_FLAGS != flags || !form.has(b"SigFlags") {
+        form_raw.set(b"SigFlags", (flags | SIG_FLAGS).to_string().as_bytes());
     }
+    Ok(name)
 }
 
 /// Walks the page tree to the page with zero-based `wanted`, using `/Count`
@@ -330,10 +369,10 @@ impl UpdateWriter {
         self.base + self.out.len() as u64
     }
 
-    fn object(&mut self, (id, gen): ObjectId, obj: &Object) {
+    fn object(&mut self, (id, gen): ObjectId, body: &[u8]) {
         self.offsets.insert(id, (self.offset(), gen));
         self.out.extend_from_slice(format!("{id} {gen} obj\n").as_bytes());
-        Writer::write_object(&mut self.out, obj).expect("writing to a Vec cannot fail");
+        self.out.extend_from_slice(body);
         self.out.extend_from_slice(b"\nendobj\n");
     }
 

@@ -82,10 +82,10 @@ pub struct TokenCert {
 }
 
 impl TokenCert {
-    /// Whether the certificate can sign: an end-entity certificate with a
-    /// `CKA_ID` to find its key by.
+    /// Whether the certificate can sign documents: an end-entity
+    /// certificate whose key usage allows it, with a `CKA_ID` to find its key.
     pub fn is_signing_candidate(&self) -> bool {
-        !self.summary.is_ca && !self.id.is_empty()
+        !self.summary.is_ca && self.summary.can_sign && !self.id.is_empty()
     }
 }
 
