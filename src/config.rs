@@ -66,17 +66,24 @@ pub fn default_path() -> Option<PathBuf> {
 
 /// Where Kyso keeps its data (the demo token, later the usage log).
 pub fn data_dir() -> PathBuf {
-    project_dirs().map(|d| d.data_dir().to_owned()).unwrap_or_else(|| PathBuf::from(".kyso"))
+    project_dirs()
+        .map(|d| d.data_dir().to_owned())
+        .unwrap_or_else(|| PathBuf::from(".kyso"))
 }
 
 impl Config {
     /// Reads `path`; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<Self, Error> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text)
-                .map_err(|e| Error::Parse { path: path.to_owned(), source: Box::new(e) }),
+            Ok(text) => toml::from_str(&text).map_err(|e| Error::Parse {
+                path: path.to_owned(),
+                source: Box::new(e),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(source) => Err(Error::Read { path: path.to_owned(), source }),
+            Err(source) => Err(Error::Read {
+                path: path.to_owned(),
+                source,
+            }),
         }
     }
 }

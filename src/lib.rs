@@ -3,8 +3,8 @@
 #![forbid(unsafe_code)]
 
 pub mod certinfo;
-pub mod cms;
 pub mod cli;
+pub mod cms;
 pub mod config;
 pub mod demo;
 pub mod describe;

@@ -14,6 +14,9 @@ fn main() -> ExitCode {
     // while listing mechanisms; that is noise for a user.
     let filter = EnvFilter::try_from_env("KYSO_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("{default},cryptoki::mechanism=off")));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     kyso::cli::run(cli)
 }

@@ -12,13 +12,22 @@ use common::*;
 /// Signs `input` into `output` with the environment's token and PIN `pin`.
 fn sign(env: &TestEnv, input: &Path, output: &Path, pin: &str, extra: &[&str]) -> Output {
     let mut cmd = env.kyso();
-    cmd.arg("sign").arg(input).arg("-o").arg(output).arg("--pin-stdin").args(extra);
+    cmd.arg("sign")
+        .arg(input)
+        .arg("-o")
+        .arg(output)
+        .arg("--pin-stdin")
+        .args(extra);
     run_with_stdin(&mut cmd, format!("{pin}\n").as_bytes())
 }
 
 fn sign_ok(env: &TestEnv, input: &Path, output: &Path, extra: &[&str]) {
     let out = sign(env, input, output, USER_PIN, extra);
-    assert!(out.status.success(), "kyso sign failed:\n{}", describe(&out));
+    assert!(
+        out.status.success(),
+        "kyso sign failed:\n{}",
+        describe(&out)
+    );
 }
 
 /// Every check the issue names for one output.
@@ -36,14 +45,29 @@ fn stderr(out: &Output) -> String {
 /// Asserts the exact error the user sees: the code on both lines, the exit code.
 fn assert_refused(out: &Output, code: &str, exit: i32) {
     let err = stderr(out);
-    assert_eq!(out.status.code(), Some(exit), "wrong exit code:\n{}", describe(out));
-    assert!(err.contains(&format!("error [{code}]: ")), "no English line for {code}:\n{err}");
-    assert!(err.contains(&format!("lỗi   [{code}]: ")), "no Vietnamese line for {code}:\n{err}");
+    assert_eq!(
+        out.status.code(),
+        Some(exit),
+        "wrong exit code:\n{}",
+        describe(out)
+    );
+    assert!(
+        err.contains(&format!("error [{code}]: ")),
+        "no English line for {code}:\n{err}"
+    );
+    assert!(
+        err.contains(&format!("lỗi   [{code}]: ")),
+        "no Vietnamese line for {code}:\n{err}"
+    );
 }
 
 /// The certificate's serial as `kyso certs` prints it (upper-case hex).
 fn serial_hex(kc: &KeyAndCert) -> String {
-    let out = run_ok(std::process::Command::new("openssl").args(["x509", "-noout", "-serial", "-in"]).arg(&kc.cert_pem));
+    let out = run_ok(
+        std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-serial", "-in"])
+            .arg(&kc.cert_pem),
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     text.trim().trim_start_matches("serial=").to_uppercase()
 }
@@ -54,7 +78,10 @@ fn no_partial_files(dir: &Path) {
         .map(|e| e.expect("dir entry").path())
         .filter(|p| p.to_string_lossy().ends_with(".part"))
         .collect();
-    assert!(leftovers.is_empty(), "partial files left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "partial files left behind: {leftovers:?}"
+    );
 }
 
 fn signed_with(which: Signer, extra: &[&str]) {
@@ -125,14 +152,37 @@ fn personal_then_organization_both_stay_valid() {
     // The clerk's organization token sits in the same SoftHSM instance.
     env.hsm.add_token("ORG TOKEN", SO_PIN, USER_PIN);
     let org = env.pki.signer(Signer::Org);
-    env.hsm.import_key_and_cert("ORG TOKEN", USER_PIN, &org.key_der, &org.cert_der, "02", "org");
-    env.hsm.import_cert_only("ORG TOKEN", USER_PIN, &env.pki.intermediate.cert_der, "03", "ca");
+    env.hsm.import_key_and_cert(
+        "ORG TOKEN",
+        USER_PIN,
+        &org.key_der,
+        &org.cert_der,
+        "02",
+        "org",
+    );
+    env.hsm.import_cert_only(
+        "ORG TOKEN",
+        USER_PIN,
+        &env.pki.intermediate.cert_der,
+        "03",
+        "ca",
+    );
 
     let input = copy_fixture("libreoffice.pdf", env.path());
     let first = env.path().join("first.pdf");
     let second = env.path().join("second.pdf");
-    sign_ok(&env, &input, &first, &["--token", TOKEN_LABEL, "--reason", "Phê duyệt"]);
-    sign_ok(&env, &first, &second, &["--token", "ORG TOKEN", "--reason", "Ban hành"]);
+    sign_ok(
+        &env,
+        &input,
+        &first,
+        &["--token", TOKEN_LABEL, "--reason", "Phê duyệt"],
+    );
+    sign_ok(
+        &env,
+        &first,
+        &second,
+        &["--token", "ORG TOKEN", "--reason", "Ban hành"],
+    );
 
     assert_is_prefix(&input, &first);
     assert_is_prefix(&first, &second);
@@ -140,9 +190,19 @@ fn personal_then_organization_both_stay_valid() {
     assert_pdfsig_all_valid(&second, 2);
     let report = assert_pyhanko_all_valid(&second, &env.pki, 2);
     let (s1, s2) = (&report.signatures[0], &report.signatures[1]);
-    assert_eq!(s1.signer_sha256, env.pki.signer(Signer::Personal).cert_sha256_hex());
-    assert_eq!(s2.signer_sha256, env.pki.signer(Signer::Org).cert_sha256_hex());
-    assert!(!s1.is_untouched(), "the first signature covers only a prefix:\n{}", report.describe());
+    assert_eq!(
+        s1.signer_sha256,
+        env.pki.signer(Signer::Personal).cert_sha256_hex()
+    );
+    assert_eq!(
+        s2.signer_sha256,
+        env.pki.signer(Signer::Org).cert_sha256_hex()
+    );
+    assert!(
+        !s1.is_untouched(),
+        "the first signature covers only a prefix:\n{}",
+        report.describe()
+    );
     assert!(!s1.has_illegal_modifications(), "{}", report.describe());
     assert!(s2.is_untouched(), "{}", report.describe());
 }
@@ -157,7 +217,12 @@ fn field_names_do_not_collide_with_earlier_signatures() {
     sign_ok(&env, &pre, &output, &[]);
     assert_valid(&env, &pre, &output, 2);
     let report = pyhanko_validate(&output, &env.pki);
-    assert_eq!(report.signatures[1].field, "Signature2", "{}", report.describe());
+    assert_eq!(
+        report.signatures[1].field,
+        "Signature2",
+        "{}",
+        report.describe()
+    );
 }
 
 // --- Real-world inputs and every cross-reference layout ----------------------
@@ -166,7 +231,12 @@ fn field_names_do_not_collide_with_earlier_signatures() {
 fn newest_xref_is_stream(pdf: &[u8]) -> bool {
     let at = rfind_bytes(pdf, b"startxref").expect("startxref");
     let text = String::from_utf8_lossy(&pdf[at + 9..]);
-    let offset: usize = text.split_whitespace().next().expect("offset").parse().expect("number");
+    let offset: usize = text
+        .split_whitespace()
+        .next()
+        .expect("offset")
+        .parse()
+        .expect("number");
     !pdf[offset..].starts_with(b"xref")
 }
 
@@ -194,7 +264,9 @@ fn signs_and_validates(make: impl FnOnce(&Path, &Path)) {
 }
 
 fn copied(name: &'static str) -> impl FnOnce(&Path, &Path) {
-    move |_, dst| drop(std::fs::copy(fixture(name), dst).expect("copy fixture"))
+    move |_, dst| {
+        std::fs::copy(fixture(name), dst).expect("copy fixture");
+    }
 }
 
 #[test]
@@ -210,7 +282,10 @@ fn libreoffice_two_pages() {
 #[test]
 fn pdftex_document_with_xref_and_object_streams() {
     let (_env, input, _) = signs_cleanly(copied("pdftex.pdf"));
-    assert!(newest_xref_is_stream(&read(&input)), "pdfTeX writes xref streams; the fixture changed");
+    assert!(
+        newest_xref_is_stream(&read(&input)),
+        "pdfTeX writes xref streams; the fixture changed"
+    );
     signs_and_validates(copied("pdftex.pdf"));
 }
 
@@ -239,11 +314,18 @@ fn hybrid_reference_file() {
     let (env, _, output) = signs_cleanly(|_, dst| make_hybrid(dst));
     // pyHanko refuses hybrid files unless told to relax its syntax checks.
     let mut cmd = std::process::Command::new("pyhanko");
-    cmd.args(["sign", "validate", "--no-strict-syntax", "--no-revocation-check", "--trust-replace", "--trust"])
-        .arg(&env.pki.root.cert_pem)
-        .arg("--other-certs")
-        .arg(&env.pki.intermediate.cert_pem)
-        .arg(&output);
+    cmd.args([
+        "sign",
+        "validate",
+        "--no-strict-syntax",
+        "--no-revocation-check",
+        "--trust-replace",
+        "--trust",
+    ])
+    .arg(&env.pki.root.cert_pem)
+    .arg("--other-certs")
+    .arg(&env.pki.intermediate.cert_pem)
+    .arg(&output);
     let report = PyhankoReport::from_output(&run(&mut cmd));
     check_pyhanko_all_valid(&report, 1).unwrap_or_else(|e| panic!("{e}\n{}", report.describe()));
 }
@@ -261,7 +343,11 @@ fn form_fields_are_kept() {
     sign_ok(&env, &input, &output, &[]);
     assert_valid(&env, &input, &output, 1);
     let fields = |p: &Path| {
-        let out = run_ok(std::process::Command::new("qpdf").args(["--json", "--json-key=acroform"]).arg(p));
+        let out = run_ok(
+            std::process::Command::new("qpdf")
+                .args(["--json", "--json-key=acroform"])
+                .arg(p),
+        );
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("qpdf json");
         json["acroform"]["fields"]
             .as_array()
@@ -296,12 +382,18 @@ fn refused(make: impl FnOnce(&TestEnv, &Path), code: &str) {
 
 #[test]
 fn refuses_encrypted_pdf() {
-    refused(|_, p| make_encrypted(&fixture("libreoffice.pdf"), p), "PDF_ENCRYPTED");
+    refused(
+        |_, p| make_encrypted(&fixture("libreoffice.pdf"), p),
+        "PDF_ENCRYPTED",
+    );
 }
 
 #[test]
 fn refuses_broken_xref() {
-    refused(|_, p| make_broken_xref(&fixture("libreoffice.pdf"), p), "PDF_BROKEN_XREF");
+    refused(
+        |_, p| make_broken_xref(&fixture("libreoffice.pdf"), p),
+        "PDF_BROKEN_XREF",
+    );
 }
 
 #[test]
@@ -311,12 +403,18 @@ fn refuses_non_pdf() {
 
 #[test]
 fn refuses_truncated_pdf() {
-    refused(|_, p| make_truncated(&fixture("libreoffice.pdf"), p), "PDF_TRUNCATED");
+    refused(
+        |_, p| make_truncated(&fixture("libreoffice.pdf"), p),
+        "PDF_TRUNCATED",
+    );
 }
 
 #[test]
 fn refuses_docmdp_no_changes() {
-    refused(|env, p| make_certified_no_changes(&fixture("libreoffice.pdf"), p, &env.pki), "PDF_CERTIFIED_NO_CHANGES");
+    refused(
+        |env, p| make_certified_no_changes(&fixture("libreoffice.pdf"), p, &env.pki),
+        "PDF_CERTIFIED_NO_CHANGES",
+    );
 }
 
 #[test]
@@ -341,14 +439,24 @@ fn wrong_pin_is_reported_once_and_never_retried() {
     let output = env.path().join("signed.pdf");
     let out = sign(&env, &input, &output, "999999", &[]);
     assert_refused(&out, "PIN_INCORRECT", 5);
-    assert!(stderr(&out).contains("Kyso did not retry it"), "{}", stderr(&out));
-    assert_eq!(shim.login_calls(), 1, "exactly one login attempt: {:?}", shim.login_log());
+    assert!(
+        stderr(&out).contains("Kyso did not retry it"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        shim.login_calls(),
+        1,
+        "exactly one login attempt: {:?}",
+        shim.login_log()
+    );
     assert!(!output.exists());
 
     // The token's own failed-login state is readable afterwards.
     let mut tokens = env.kyso();
     tokens.args(["tokens", "--json"]);
-    let listed: serde_json::Value = serde_json::from_slice(&run_ok(&mut tokens).stdout).expect("json");
+    let listed: serde_json::Value =
+        serde_json::from_slice(&run_ok(&mut tokens).stdout).expect("json");
     assert_eq!(listed[0]["pin"]["count_low"], true, "{listed}");
 
     // The right PIN then works and clears it.
@@ -375,13 +483,25 @@ fn final_try_and_count_low_are_shown_before_the_pin() {
     shim.set_flags(&[PinFlag::FinalTry]);
     let out = sign(&env, &input, &env.path().join("a.pdf"), USER_PIN, &[]);
     assert!(out.status.success(), "{}", describe(&out));
-    assert!(stderr(&out).contains("one more wrong PIN will lock this token"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("sẽ khoá thiết bị ký"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("one more wrong PIN will lock this token"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("sẽ khoá thiết bị ký"),
+        "{}",
+        stderr(&out)
+    );
 
     shim.set_flags(&[PinFlag::CountLow]);
     let out = sign(&env, &input, &env.path().join("b.pdf"), USER_PIN, &[]);
     assert!(out.status.success(), "{}", describe(&out));
-    assert!(stderr(&out).contains("A wrong PIN was entered recently"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("A wrong PIN was entered recently"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -389,7 +509,10 @@ fn no_pin_and_no_terminal_is_a_clear_error() {
     let env = TestEnv::new(Signer::Personal);
     let input = copy_fixture("libreoffice.pdf", env.path());
     let mut cmd = env.kyso();
-    cmd.arg("sign").arg(&input).arg("-o").arg(env.path().join("x.pdf"));
+    cmd.arg("sign")
+        .arg(&input)
+        .arg("-o")
+        .arg(env.path().join("x.pdf"));
     let out = run_with_stdin(&mut cmd, b"");
     assert_refused(&out, "PIN_NO_INPUT", 5);
 }
@@ -403,7 +526,11 @@ fn batch_signs_every_file_with_one_pin() {
     let inputs: Vec<PathBuf> = names.iter().map(|n| copy_fixture(n, env.path())).collect();
     let out_dir = env.path().join("signed");
     let mut cmd = env.kyso();
-    cmd.arg("sign").args(&inputs).arg("--out-dir").arg(&out_dir).arg("--pin-stdin");
+    cmd.arg("sign")
+        .args(&inputs)
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .arg("--pin-stdin");
     let out = run_with_stdin(&mut cmd, format!("{USER_PIN}\n").as_bytes());
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(shim.login_calls(), 1, "one PIN entry for the batch");
@@ -420,10 +547,19 @@ fn batch_reports_a_bad_file_and_signs_the_rest() {
     make_encrypted(&fixture("pdftex.pdf"), &bad);
     let out_dir = env.path().join("signed");
     let mut cmd = env.kyso();
-    cmd.arg("sign").arg(&bad).arg(&good).arg("--out-dir").arg(&out_dir).arg("--pin-stdin");
+    cmd.arg("sign")
+        .arg(&bad)
+        .arg(&good)
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .arg("--pin-stdin");
     let out = run_with_stdin(&mut cmd, format!("{USER_PIN}\n").as_bytes());
     assert_eq!(out.status.code(), Some(8), "{}", describe(&out));
-    assert!(stderr(&out).contains("error [PDF_ENCRYPTED]: "), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error [PDF_ENCRYPTED]: "),
+        "{}",
+        stderr(&out)
+    );
     assert!(!out_dir.join("encrypted.pdf").exists());
     assert_valid(&env, &good, &out_dir.join("libreoffice.pdf"), 1);
     no_partial_files(&out_dir);
@@ -440,7 +576,11 @@ fn out_dir_never_overwrites_the_originals() {
     assert!(read(&input).starts_with(&before));
     // … but --out-dir pointing at the inputs' own directory is refused.
     let mut cmd = env.kyso();
-    cmd.arg("sign").arg(&input).arg("--out-dir").arg(env.path()).arg("--pin-stdin");
+    cmd.arg("sign")
+        .arg(&input)
+        .arg("--out-dir")
+        .arg(env.path())
+        .arg("--pin-stdin");
     let out = run_with_stdin(&mut cmd, format!("{USER_PIN}\n").as_bytes());
     assert_refused(&out, "OPTION_OUTPUT", 2);
 }
@@ -457,14 +597,25 @@ fn tokens_and_certs_show_what_is_plugged_in() {
     let out = run_ok(env.kyso().arg("certs"));
     let text = String::from_utf8_lossy(&out.stdout);
     let personal = env.pki.signer(Signer::Personal);
-    assert!(text.contains("Nguyễn Văn An (signing certificate)"), "{text}");
+    assert!(
+        text.contains("Nguyễn Văn An (signing certificate)"),
+        "{text}"
+    );
     assert!(text.contains("(CA certificate)"), "{text}");
     assert!(text.contains("RSA 2048"), "{text}");
-    assert!(text.contains(&serial_hex(personal)), "serial missing:\n{text}");
+    assert!(
+        text.contains(&serial_hex(personal)),
+        "serial missing:\n{text}"
+    );
 
     let out = run_ok(env.kyso().args(["certs", "--json"]));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let signing: Vec<_> = json.as_array().expect("list").iter().filter(|c| c["signing"] == true).collect();
+    let signing: Vec<_> = json
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|c| c["signing"] == true)
+        .collect();
     assert_eq!(signing.len(), 1, "{json}");
     assert_eq!(signing[0]["id"], SIGNER_ID.to_uppercase());
     assert_eq!(signing[0]["certificate"]["key"], "RSA 2048");
@@ -487,13 +638,27 @@ fn certificate_selectors() {
     assert_refused(&out, "CERT_AMBIGUOUS", 4);
     // By subject substring, by CKA_ID and by serial.
     let ec_serial = serial_hex(env.pki.signer(Signer::Ec));
-    for (selector, which) in [("Bích Ngọc", Signer::Ec), ("01", Signer::Personal), (ec_serial.as_str(), Signer::Ec)] {
+    for (selector, which) in [
+        ("Bích Ngọc", Signer::Ec),
+        ("01", Signer::Personal),
+        (ec_serial.as_str(), Signer::Ec),
+    ] {
         let output = env.path().join(format!("sel-{}.pdf", which.name()));
         sign_ok(&env, &input, &output, &["--cert", selector]);
         let report = assert_pyhanko_all_valid(&output, &env.pki, 1);
-        assert_eq!(report.signatures[0].signer_sha256, env.pki.signer(which).cert_sha256_hex(), "selector {selector}");
+        assert_eq!(
+            report.signatures[0].signer_sha256,
+            env.pki.signer(which).cert_sha256_hex(),
+            "selector {selector}"
+        );
     }
-    let out = sign(&env, &input, &env.path().join("b.pdf"), USER_PIN, &["--cert", "nobody"]);
+    let out = sign(
+        &env,
+        &input,
+        &env.path().join("b.pdf"),
+        USER_PIN,
+        &["--cert", "nobody"],
+    );
     assert_refused(&out, "CERT_NOT_FOUND", 4);
 }
 
@@ -518,7 +683,13 @@ fn certificate_without_signing_key_usage_is_not_a_candidate() {
 fn unknown_token_selector_lists_what_is_there() {
     let env = TestEnv::new(Signer::Personal);
     let input = copy_fixture("libreoffice.pdf", env.path());
-    let out = sign(&env, &input, &env.path().join("x.pdf"), USER_PIN, &["--token", "NOPE"]);
+    let out = sign(
+        &env,
+        &input,
+        &env.path().join("x.pdf"),
+        USER_PIN,
+        &["--token", "NOPE"],
+    );
     assert_refused(&out, "TOKEN_NOT_FOUND", 4);
     assert!(stderr(&out).contains(TOKEN_LABEL), "{}", stderr(&out));
 }
@@ -528,16 +699,22 @@ fn unknown_token_selector_lists_what_is_there() {
 #[test]
 fn module_flag_beats_env_and_config() {
     let env = TestEnv::new(Signer::Personal);
-    let input = copy_fixture("libreoffice.pdf", env.path());
     let config = env.path().join("kyso.toml");
     std::fs::write(&config, "module = \"/nonexistent/config-module.so\"\n").expect("write");
 
     // The config file is used when neither flag nor env names a module.
     let mut cmd = env.kyso();
-    cmd.env_remove("KYSO_PKCS11_MODULE").arg("--config").arg(&config).arg("tokens");
+    cmd.env_remove("KYSO_PKCS11_MODULE")
+        .arg("--config")
+        .arg(&config)
+        .arg("tokens");
     let out = run(&mut cmd);
     assert_refused(&out, "TOKEN_MODULE_LOAD", 4);
-    assert!(stderr(&out).contains("config-module.so"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("config-module.so"),
+        "{}",
+        stderr(&out)
+    );
 
     // The env var beats the config file …
     let mut cmd = env.kyso();
@@ -546,7 +723,9 @@ fn module_flag_beats_env_and_config() {
 
     // … and --module beats the env var.
     let mut cmd = env.kyso();
-    cmd.env("KYSO_PKCS11_MODULE", "/nonexistent/env-module.so").arg("--module").arg(env.hsm.module_path());
+    cmd.env("KYSO_PKCS11_MODULE", "/nonexistent/env-module.so")
+        .arg("--module")
+        .arg(env.hsm.module_path());
     cmd.arg("tokens");
     assert!(run(&mut cmd).status.success());
 }
@@ -558,7 +737,9 @@ fn demo_token_signs_without_hardware() {
     let dir = temp_dir();
     let home = dir.path().join("home");
     let mut demo = std::process::Command::new(kyso_bin());
-    demo.envs(home_env(&home)).env_remove("SOFTHSM2_CONF").arg("demo-token");
+    demo.envs(home_env(&home))
+        .env_remove("SOFTHSM2_CONF")
+        .arg("demo-token");
     let out = run_ok(&mut demo);
     assert!(String::from_utf8_lossy(&out.stdout).contains("PIN 123456"));
 
@@ -567,7 +748,10 @@ fn demo_token_signs_without_hardware() {
     let output = dir.path().join("out.pdf");
     let mut cmd = std::process::Command::new(kyso_bin());
     cmd.envs(home_env(&home)).env_remove("SOFTHSM2_CONF");
-    cmd.args(["--demo", "sign", "--pin-stdin"]).arg(&input).arg("-o").arg(&output);
+    cmd.args(["--demo", "sign", "--pin-stdin"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&output);
     let out = run_with_stdin(&mut cmd, b"123456\n");
     assert!(out.status.success(), "{}", describe(&out));
     assert!(stderr(&out).contains("KYSO DEMO"), "{}", stderr(&out));

@@ -35,7 +35,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Sign one or more PDF files.
-    Sign(SignArgs),
+    Sign(Box<SignArgs>),
     /// List the tokens that are plugged in.
     Tokens(ListArgs),
     /// List the certificates on a token.

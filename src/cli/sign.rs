@@ -13,7 +13,12 @@ use crate::config::Config;
 use crate::signing::{DocOptions, KeyOptions, Signer};
 use crate::token::{self, Module, Pin, RsaMechanism};
 
-pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> Result<u8, Failure> {
+pub(super) fn run(
+    module: &Module,
+    config: &Config,
+    a: SignArgs,
+    demo: bool,
+) -> Result<u8, Failure> {
     let jobs = plan_outputs(&a)?;
     let token = module.select(a.token.as_deref().or(config.token.as_deref()))?;
     let session = module.open(&token)?;
@@ -24,7 +29,13 @@ pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> 
     };
     let s = &cert.summary;
     eprintln!("Token:       {}", token.display_name());
-    eprintln!("Certificate: {} [{}], {}, valid until {}", s.common_name, s.serial, s.key, s.not_after.format("%Y-%m-%d"));
+    eprintln!(
+        "Certificate: {} [{}], {}, valid until {}",
+        s.common_name,
+        s.serial,
+        s.key,
+        s.not_after.format("%Y-%m-%d")
+    );
     let now = chrono::Utc::now();
     if !s.is_valid_at(now) {
         return Err(Failure::new(
@@ -50,7 +61,10 @@ pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> 
         report(&en, &vi);
     }
     let pin = if token.pin_pad {
-        report("Enter the PIN on the reader's PIN pad.", "Hãy nhập mã PIN trên bàn phím của đầu đọc.");
+        report(
+            "Enter the PIN on the reader's PIN pad.",
+            "Hãy nhập mã PIN trên bàn phím của đầu đọc.",
+        );
         None
     } else {
         Some(read_pin(a.pin_stdin, demo)?)
@@ -79,7 +93,8 @@ pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> 
     let bar = (jobs.len() > 1 && interactive()).then(|| {
         let bar = ProgressBar::new(jobs.len() as u64);
         bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}").expect("valid template"),
+            ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}")
+                .expect("valid template"),
         );
         bar
     });
@@ -91,7 +106,12 @@ pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> 
         let now = chrono::Local::now().fixed_offset();
         match signer.sign_file(input, output, &doc, now) {
             Ok(signed) => {
-                let line = format!("signed {} -> {} ({})", input.display(), signed.output.display(), signed.field_name);
+                let line = format!(
+                    "signed {} -> {} ({})",
+                    input.display(),
+                    signed.output.display(),
+                    signed.field_name
+                );
                 match &bar {
                     Some(b) => b.println(line),
                     None => println!("{line}"),
@@ -190,7 +210,10 @@ fn load_chain(path: &Path) -> Result<Vec<Cert>, Failure> {
         Failure::new(
             "OPTION_CHAIN",
             format!("Cannot use the chain file {}: {why}.", path.display()),
-            format!("Không dùng được tệp chuỗi chứng thư {}: {why}.", path.display()),
+            format!(
+                "Không dùng được tệp chuỗi chứng thư {}: {why}.",
+                path.display()
+            ),
         )
     };
     let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
@@ -198,7 +221,10 @@ fn load_chain(path: &Path) -> Result<Vec<Cert>, Failure> {
     let mut rest = text.as_str();
     while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
         let end_marker = "-----END CERTIFICATE-----";
-        let end = rest[start..].find(end_marker).ok_or_else(|| bad("unterminated PEM block".into()))? + start;
+        let end = rest[start..]
+            .find(end_marker)
+            .ok_or_else(|| bad("unterminated PEM block".into()))?
+            + start;
         let block = &rest[start..end + end_marker.len()];
         let (_, der) = der::pem::decode_vec(block.as_bytes()).map_err(|e| bad(e.to_string()))?;
         certs.push(Cert::from_der(der).map_err(|e| bad(e.to_string()))?);
@@ -213,7 +239,10 @@ fn load_chain(path: &Path) -> Result<Vec<Cert>, Failure> {
 fn read_pin(from_stdin: bool, demo: bool) -> Result<Pin, Failure> {
     let pin = if from_stdin {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map_err(|_| token::Error::PinCancelled)?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|_| token::Error::PinCancelled)?;
         while line.ends_with('\n') || line.ends_with('\r') {
             line.pop();
         }

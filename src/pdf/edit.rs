@@ -104,7 +104,9 @@ fn decode_name(raw: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < raw.len() {
         if raw[i] == b'#' && i + 2 < raw.len() {
-            if let Ok(b) = u8::from_str_radix(std::str::from_utf8(&raw[i + 1..i + 3]).unwrap_or("zz"), 16) {
+            if let Ok(b) =
+                u8::from_str_radix(std::str::from_utf8(&raw[i + 1..i + 3]).unwrap_or("zz"), 16)
+            {
                 out.push(b);
                 i += 3;
                 continue;
@@ -138,7 +140,10 @@ mod tests {
     fn finds_values_of_every_kind() {
         let d = RawDict::new(PAGE).unwrap();
         assert_eq!(d.value(b"Parent"), Some(&b"2 0 R"[..]));
-        assert_eq!(d.value(b"MediaBox"), Some(&b"[0 0 595.303937007874 841.889763779528]"[..]));
+        assert_eq!(
+            d.value(b"MediaBox"),
+            Some(&b"[0 0 595.303937007874 841.889763779528]"[..])
+        );
         assert_eq!(d.value(b"Type"), Some(&b"/Page"[..]));
         assert_eq!(d.value(b"Annots"), None);
     }
@@ -147,12 +152,18 @@ mod tests {
     fn replaces_a_value() {
         let mut d = RawDict::new(b"<< /SigFlags 1 /Fields [1 0 R] /DA (/Helv 0 Tf) >>").unwrap();
         d.set(b"SigFlags", b"3");
-        assert_eq!(d.into_bytes(), b"<< /SigFlags 3 /Fields [1 0 R] /DA (/Helv 0 Tf) >>");
+        assert_eq!(
+            d.into_bytes(),
+            b"<< /SigFlags 3 /Fields [1 0 R] /DA (/Helv 0 Tf) >>"
+        );
     }
 
     #[test]
     fn appends_to_arrays() {
-        assert_eq!(append_to_array(b"[1 0 R 2 0 R]", b"7 0 R").unwrap(), b"[1 0 R 2 0 R 7 0 R]");
+        assert_eq!(
+            append_to_array(b"[1 0 R 2 0 R]", b"7 0 R").unwrap(),
+            b"[1 0 R 2 0 R 7 0 R]"
+        );
         assert_eq!(append_to_array(b"[]", b"7 0 R").unwrap(), b"[7 0 R]");
         assert!(append_to_array(b"<< >>", b"7 0 R").is_none());
     }

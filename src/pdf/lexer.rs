@@ -13,7 +13,10 @@ pub(crate) fn is_space(b: u8) -> bool {
 }
 
 fn is_delimiter(b: u8) -> bool {
-    matches!(b, b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%')
+    matches!(
+        b,
+        b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%'
+    )
 }
 
 /// One lexical token, without its value: the callers only need its kind and span.
@@ -249,7 +252,9 @@ pub(crate) fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.len() > hay.len() {
         return None;
     }
-    (0..=hay.len() - needle.len()).rev().find(|&i| &hay[i..i + needle.len()] == needle)
+    (0..=hay.len() - needle.len())
+        .rev()
+        .find(|&i| &hay[i..i + needle.len()] == needle)
 }
 
 /// Finds the first occurrence of `needle` in `hay`.
@@ -267,7 +272,10 @@ mod tests {
         let mut c = Cursor::new(src);
         let (span, stream) = c.object_body().unwrap();
         assert!(!stream);
-        assert_eq!(&src[span], &b"<< /A (endobj) /B [1 2 (x\\)y)] /C <656e646f626a> >>"[..]);
+        assert_eq!(
+            &src[span],
+            &b"<< /A (endobj) /B [1 2 (x\\)y)] /C <656e646f626a> >>"[..]
+        );
     }
 
     #[test]

@@ -52,7 +52,9 @@ impl Describe for Error {
             Error::Pdf(e) => e.code(),
             Error::Token(e) => e.code(),
             Error::Cms(e) => e.code(),
-            Error::File { source, .. } if source.kind() == std::io::ErrorKind::NotFound => "FILE_NOT_FOUND",
+            Error::File { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                "FILE_NOT_FOUND"
+            }
             Error::File { .. } => "FILE_ERROR",
             Error::PssNeedsRsa => "OPTION_PSS_NEEDS_RSA",
         }
@@ -62,8 +64,12 @@ impl Describe for Error {
             Error::Pdf(e) => e.en(),
             Error::Token(e) => e.en(),
             Error::Cms(e) => e.en(),
-            Error::File { path, source } => format!("Cannot open or write {}: {source}.", path.display()),
-            Error::PssNeedsRsa => "RSASSA-PSS (--pss) needs an RSA key; this certificate has an EC key.".into(),
+            Error::File { path, source } => {
+                format!("Cannot open or write {}: {source}.", path.display())
+            }
+            Error::PssNeedsRsa => {
+                "RSASSA-PSS (--pss) needs an RSA key; this certificate has an EC key.".into()
+            }
         }
     }
     fn vi(&self) -> String {
@@ -71,8 +77,13 @@ impl Describe for Error {
             Error::Pdf(e) => e.vi(),
             Error::Token(e) => e.vi(),
             Error::Cms(e) => e.vi(),
-            Error::File { path, source } => format!("Không mở hoặc ghi được {}: {source}.", path.display()),
-            Error::PssNeedsRsa => "RSASSA-PSS (--pss) chỉ dùng được với khoá RSA; chứng thư số này dùng khoá EC.".into(),
+            Error::File { path, source } => {
+                format!("Không mở hoặc ghi được {}: {source}.", path.display())
+            }
+            Error::PssNeedsRsa => {
+                "RSASSA-PSS (--pss) chỉ dùng được với khoá RSA; chứng thư số này dùng khoá EC."
+                    .into()
+            }
         }
     }
 }
@@ -156,7 +167,15 @@ impl<'a> Signer<'a> {
             }
         }
         let contents_len = cms::estimate_len(options.digest, scheme, key, &cert.cert, &chain)?;
-        Ok(Signer { session, cert, chain, scheme, key, options, contents_len })
+        Ok(Signer {
+            session,
+            cert,
+            chain,
+            scheme,
+            key,
+            options,
+            contents_len,
+        })
     }
 
     /// The signing certificate.
@@ -172,7 +191,10 @@ impl<'a> Signer<'a> {
         doc: &DocOptions,
         now: DateTime<FixedOffset>,
     ) -> Result<Signed, Error> {
-        let file = File::open(input).map_err(|source| Error::File { path: input.to_owned(), source })?;
+        let file = File::open(input).map_err(|source| Error::File {
+            path: input.to_owned(),
+            source,
+        })?;
         let mut document = pdf::Document::open(file)?;
         let pages = pdf::page_count(&mut document)?;
         let spec = SigSpec {
@@ -194,15 +216,36 @@ impl<'a> Signer<'a> {
             .prefix(".kyso-")
             .suffix(".part")
             .tempfile_in(&dir)
-            .map_err(|source| Error::File { path: output.to_owned(), source })?;
-        let prepared = pdf::write_and_digest(&document, &update, tmp.as_file_mut(), self.options.digest)?;
+            .map_err(|source| Error::File {
+                path: output.to_owned(),
+                source,
+            })?;
+        let prepared =
+            pdf::write_and_digest(&document, &update, tmp.as_file_mut(), self.options.digest)?;
 
-        let tbs = cms::ToBeSigned::new(&prepared.digest, self.options.digest, self.scheme, &self.cert.cert)?;
-        let raw = self.session.sign(&self.cert, self.scheme, self.options.digest, self.options.rsa_mechanism, tbs.bytes())?;
+        let tbs = cms::ToBeSigned::new(
+            &prepared.digest,
+            self.options.digest,
+            self.scheme,
+            &self.cert.cert,
+        )?;
+        let raw = self.session.sign(
+            &self.cert,
+            self.scheme,
+            self.options.digest,
+            self.options.rsa_mechanism,
+            tbs.bytes(),
+        )?;
         let der = tbs.assemble(&raw, &self.cert.cert, &self.chain)?;
         pdf::fill(tmp.as_file(), &prepared, &mut update, &der)?;
-        tmp.as_file().sync_all().map_err(|source| Error::File { path: output.to_owned(), source })?;
-        tmp.persist(output).map_err(|e| Error::File { path: output.to_owned(), source: e.error })?;
+        tmp.as_file().sync_all().map_err(|source| Error::File {
+            path: output.to_owned(),
+            source,
+        })?;
+        tmp.persist(output).map_err(|e| Error::File {
+            path: output.to_owned(),
+            source: e.error,
+        })?;
         sync_dir(&dir);
 
         Ok(Signed {
