@@ -31,6 +31,9 @@ pub struct Config {
     pub location: Option<String>,
     /// The default `/ContactInfo`.
     pub contact_info: Option<String>,
+    /// The daemon's settings (`[server]`).
+    #[serde(default)]
+    pub server: crate::server::ServerSettings,
 }
 
 /// Why the config file could not be used.

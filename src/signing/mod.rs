@@ -12,6 +12,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+pub mod worker;
+
 use chrono::{DateTime, FixedOffset};
 
 use crate::cms::{self, Cert};
