@@ -27,6 +27,9 @@ pub struct CertSummary {
     pub key: KeyKind,
     /// Whether the certificate is a CA (basicConstraints cA).
     pub is_ca: bool,
+    /// Whether keyUsage allows signing documents (digitalSignature or
+    /// nonRepudiation); true when the extension is absent.
+    pub can_sign: bool,
     /// SHA-256 of the DER, upper-case hex.
     pub sha256: String,
 }
@@ -41,8 +44,12 @@ impl CertSummary {
     pub fn parse(der: &[u8]) -> Option<Self> {
         let (_, cert) = X509Certificate::from_der(der).ok()?;
         let key = match cert.public_key().parsed().ok()? {
-            PublicKey::RSA(rsa) => KeyKind::Rsa { bits: bit_length(rsa.modulus) },
-            PublicKey::EC(ec) => KeyKind::Ec { bits: ec.key_size() },
+            PublicKey::RSA(rsa) => KeyKind::Rsa {
+                bits: bit_length(rsa.modulus),
+            },
+            PublicKey::EC(ec) => KeyKind::Ec {
+                bits: ec.key_size(),
+            },
             _ => return None,
         };
         let ts = |t: ASN1Time| DateTime::<Utc>::from_timestamp(t.timestamp(), 0);
@@ -61,7 +68,15 @@ impl CertSummary {
             not_before: ts(cert.validity().not_before)?,
             not_after: ts(cert.validity().not_after)?,
             key,
-            is_ca: cert.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca),
+            is_ca: cert
+                .basic_constraints()
+                .ok()
+                .flatten()
+                .is_some_and(|bc| bc.value.ca),
+            can_sign: match cert.key_usage() {
+                Ok(Some(ku)) => ku.value.digital_signature() || ku.value.non_repudiation(),
+                _ => true,
+            },
             sha256: hex::encode_upper(crate::types::DigestAlg::Sha256.digest(der)),
         })
     }

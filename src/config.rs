@@ -39,6 +39,9 @@ pub struct Config {
     /// `kyso status` warns when a certificate expires within this many days.
     /// Default 30.
     pub cert_warning_days: Option<u32>,
+    /// The daemon's settings (`[server]`).
+    #[serde(default)]
+    pub server: crate::server::ServerSettings,
 }
 
 /// Why the config file could not be used.
@@ -74,17 +77,24 @@ pub fn default_path() -> Option<PathBuf> {
 
 /// Where Kyso keeps its data (the demo token, later the usage log).
 pub fn data_dir() -> PathBuf {
-    project_dirs().map(|d| d.data_dir().to_owned()).unwrap_or_else(|| PathBuf::from(".kyso"))
+    project_dirs()
+        .map(|d| d.data_dir().to_owned())
+        .unwrap_or_else(|| PathBuf::from(".kyso"))
 }
 
 impl Config {
     /// Reads `path`; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<Self, Error> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text)
-                .map_err(|e| Error::Parse { path: path.to_owned(), source: Box::new(e) }),
+            Ok(text) => toml::from_str(&text).map_err(|e| Error::Parse {
+                path: path.to_owned(),
+                source: Box::new(e),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(source) => Err(Error::Read { path: path.to_owned(), source }),
+            Err(source) => Err(Error::Read {
+                path: path.to_owned(),
+                source,
+            }),
         }
     }
 }
@@ -98,7 +108,11 @@ mod tests {
         assert!(toml::from_str::<Config>("modul = \"x\"").is_err());
         let c: Config = toml::from_str("module = \"/x.so\"\ndigest = \"sha384\"").unwrap();
         assert_eq!(c.digest, Some(DigestAlg::Sha384));
-        let c: Config = toml::from_str("usage_log_retention_days = 365\ncert_warning_days = 45").unwrap();
-        assert_eq!((c.usage_log_retention_days, c.cert_warning_days), (Some(365), Some(45)));
+        let c: Config =
+            toml::from_str("usage_log_retention_days = 365\ncert_warning_days = 45").unwrap();
+        assert_eq!(
+            (c.usage_log_retention_days, c.cert_warning_days),
+            (Some(365), Some(45))
+        );
     }
 }

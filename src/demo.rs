@@ -29,7 +29,8 @@ pub const LABEL: &str = "KYSO DEMO";
 /// The demo token's user PIN. It protects nothing of value.
 pub const PIN: &str = "123456";
 const SO_PIN: &str = "12345678";
-const SUBJECT: &str = "CN=KYSO DEMO - KHONG CO GIA TRI PHAP LY - NOT VALID FOR REAL USE,O=Kyso Demo,C=VN";
+const SUBJECT: &str =
+    "CN=KYSO DEMO - KHONG CO GIA TRI PHAP LY - NOT VALID FOR REAL USE,O=Kyso Demo,C=VN";
 
 /// Why the demo token could not be made or used.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +81,10 @@ pub fn activate(data_dir: &Path) -> Result<DemoToken, Error> {
         return Err(Error::Missing);
     }
     std::env::set_var("SOFTHSM2_CONF", &conf);
-    Ok(DemoToken { conf, module: softhsm_module()? })
+    Ok(DemoToken {
+        conf,
+        module: softhsm_module()?,
+    })
 }
 
 /// Creates the demo token (or recreates it with `force`).
@@ -98,7 +102,10 @@ pub fn create(data_dir: &Path, force: bool) -> Result<DemoToken, Error> {
     std::fs::create_dir_all(&tokens)?;
     std::fs::write(
         &conf,
-        format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
     )?;
     std::env::set_var("SOFTHSM2_CONF", &conf);
 
@@ -120,14 +127,22 @@ fn init_token(ctx: &Pkcs11) -> Result<(), Error> {
     let free = ctx
         .get_all_slots()?
         .into_iter()
-        .find(|s| ctx.get_token_info(*s).map(|t| !t.token_initialized()).unwrap_or(false))
+        .find(|s| {
+            ctx.get_token_info(*s)
+                .map(|t| !t.token_initialized())
+                .unwrap_or(false)
+        })
         .ok_or(cryptoki::error::Error::NotSupported)?;
     ctx.init_token(free, &so_pin, LABEL)?;
     // SoftHSM2 renumbers slots after C_InitToken, so find the token by label.
     let slot = ctx
         .get_slots_with_token()?
         .into_iter()
-        .find(|s| ctx.get_token_info(*s).map(|t| t.label().trim() == LABEL).unwrap_or(false))
+        .find(|s| {
+            ctx.get_token_info(*s)
+                .map(|t| t.label().trim() == LABEL)
+                .unwrap_or(false)
+        })
         .ok_or(cryptoki::error::Error::NotSupported)?;
     let session = ctx.open_rw_session(slot)?;
     session.login(UserType::So, Some(&so_pin))?;
@@ -152,9 +167,15 @@ fn init_token(ctx: &Pkcs11) -> Result<(), Error> {
         Attribute::Id(id.clone()),
         Attribute::Label(b"KYSO DEMO".to_vec()),
     ];
-    let (public, private) =
-        session.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public_template, &private_template)?;
-    let attrs = session.get_attributes(public, &[AttributeType::Modulus, AttributeType::PublicExponent])?;
+    let (public, private) = session.generate_key_pair(
+        &Mechanism::RsaPkcsKeyPairGen,
+        &public_template,
+        &private_template,
+    )?;
+    let attrs = session.get_attributes(
+        public,
+        &[AttributeType::Modulus, AttributeType::PublicExponent],
+    )?;
     let (mut modulus, mut exponent) = (Vec::new(), Vec::new());
     for a in attrs {
         match a {
@@ -195,9 +216,15 @@ struct RsaPublicKey<'a> {
 }
 
 fn rsa_spki(modulus: &[u8], exponent: &[u8]) -> Result<SubjectPublicKeyInfoOwned, Error> {
-    let key = RsaPublicKey { modulus: UintRef::new(modulus)?, exponent: UintRef::new(exponent)? };
+    let key = RsaPublicKey {
+        modulus: UintRef::new(modulus)?,
+        exponent: UintRef::new(exponent)?,
+    };
     Ok(SubjectPublicKeyInfoOwned {
-        algorithm: AlgorithmIdentifierOwned { oid: const_oid::db::rfc5912::RSA_ENCRYPTION, parameters: Some(Any::null()) },
+        algorithm: AlgorithmIdentifierOwned {
+            oid: const_oid::db::rfc5912::RSA_ENCRYPTION,
+            parameters: Some(Any::null()),
+        },
         subject_public_key: BitString::from_bytes(&key.to_der()?)?,
     })
 }
@@ -218,7 +245,13 @@ fn demo_tbs(spki: SubjectPublicKeyInfoOwned) -> Result<TbsCertificate, Error> {
         Extension {
             extn_id: const_oid::db::rfc5280::ID_CE_BASIC_CONSTRAINTS,
             critical: true,
-            extn_value: OctetString::new(BasicConstraints { ca: false, path_len_constraint: None }.to_der()?)?,
+            extn_value: OctetString::new(
+                BasicConstraints {
+                    ca: false,
+                    path_len_constraint: None,
+                }
+                .to_der()?,
+            )?,
         },
         Extension {
             extn_id: const_oid::db::rfc5280::ID_CE_KEY_USAGE,

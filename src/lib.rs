@@ -3,13 +3,16 @@
 #![forbid(unsafe_code)]
 
 pub mod certinfo;
-pub mod cms;
 pub mod cli;
+pub mod cms;
 pub mod config;
 pub mod demo;
+pub mod demo_site;
 pub mod describe;
 pub mod diagnostics;
+pub mod origins;
 pub mod pdf;
+pub mod server;
 pub mod signing;
 pub mod token;
 pub mod types;

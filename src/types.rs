@@ -64,7 +64,9 @@ impl std::str::FromStr for DigestAlg {
             "sha256" => Ok(DigestAlg::Sha256),
             "sha384" => Ok(DigestAlg::Sha384),
             "sha512" => Ok(DigestAlg::Sha512),
-            _ => Err(format!("unknown digest '{s}' (use sha256, sha384 or sha512)")),
+            _ => Err(format!(
+                "unknown digest '{s}' (use sha256, sha384 or sha512)"
+            )),
         }
     }
 }

@@ -7,7 +7,9 @@ use crate::token::{Module, PinState};
 
 /// Prints a failure as two lines, English then Vietnamese, with its code.
 pub(super) fn print_failure(f: &Failure, file: Option<&std::path::Path>) {
-    let prefix = file.map(|p| format!("{}: ", p.display())).unwrap_or_default();
+    let prefix = file
+        .map(|p| format!("{}: ", p.display()))
+        .unwrap_or_default();
     eprintln!("error [{}]: {prefix}{}", f.code, f.en);
     eprintln!("lỗi   [{}]: {prefix}{}", f.code, f.vi);
 }
@@ -33,16 +35,29 @@ fn pin_text(p: &PinState) -> &'static str {
 pub(super) fn tokens(module: &Module, json: bool) -> Result<u8, Failure> {
     let tokens = module.tokens()?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&tokens).expect("serialisable"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&tokens).expect("serialisable")
+        );
         return Ok(exit::OK);
     }
     if tokens.is_empty() {
         report("No token is plugged in.", "Chưa cắm thiết bị ký nào.");
         return Ok(exit::OK);
     }
-    println!("{:<6} {:<24} {:<18} {:<20} PIN", "SLOT", "LABEL", "SERIAL", "MANUFACTURER");
+    println!(
+        "{:<6} {:<24} {:<18} {:<20} PIN",
+        "SLOT", "LABEL", "SERIAL", "MANUFACTURER"
+    );
     for t in tokens {
-        println!("{:<6} {:<24} {:<18} {:<20} {}", t.slot_id, t.label, t.serial, t.manufacturer, pin_text(&t.pin));
+        println!(
+            "{:<6} {:<24} {:<18} {:<20} {}",
+            t.slot_id,
+            t.label,
+            t.serial,
+            t.manufacturer,
+            pin_text(&t.pin)
+        );
     }
     Ok(exit::OK)
 }
@@ -64,14 +79,21 @@ pub(super) fn certs(module: &Module, token: Option<&str>, json: bool) -> Result<
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list).expect("serialisable"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&list).expect("serialisable")
+        );
         return Ok(exit::OK);
     }
     println!("Token: {}", token.display_name());
     let now = chrono::Utc::now();
     for c in certs {
         let s = &c.summary;
-        let role = if s.is_ca { "CA certificate" } else { "signing certificate" };
+        let role = if s.is_ca {
+            "CA certificate"
+        } else {
+            "signing certificate"
+        };
         println!();
         println!("  {} ({role})", s.common_name);
         println!("    subject:  {}", s.subject);
@@ -81,7 +103,11 @@ pub(super) fn certs(module: &Module, token: Option<&str>, json: bool) -> Result<
             "    valid:    {} to {}{}",
             s.not_before.format("%Y-%m-%d"),
             s.not_after.format("%Y-%m-%d"),
-            if s.is_valid_at(now) { "" } else { "  (NOT VALID NOW)" }
+            if s.is_valid_at(now) {
+                ""
+            } else {
+                "  (NOT VALID NOW)"
+            }
         );
         println!("    key:      {}", s.key);
         println!(

@@ -15,7 +15,12 @@ use crate::signing::{DocOptions, KeyOptions, Signer};
 use crate::token::{self, Module, Pin, RsaMechanism};
 use crate::usage_log::{Operation, Outcome};
 
-pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> Result<u8, Failure> {
+pub(super) fn run(
+    module: &Module,
+    config: &Config,
+    a: SignArgs,
+    demo: bool,
+) -> Result<u8, Failure> {
     let jobs = plan_outputs(&a)?;
     // Before the token is touched: a log that cannot be written stops here.
     let mut rec = Recorder::open(config)?;
@@ -30,7 +35,13 @@ pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> 
     };
     let s = &cert.summary;
     eprintln!("Token:       {}", token.display_name());
-    eprintln!("Certificate: {} [{}], {}, valid until {}", s.common_name, s.serial, s.key, s.not_after.format("%Y-%m-%d"));
+    eprintln!(
+        "Certificate: {} [{}], {}, valid until {}",
+        s.common_name,
+        s.serial,
+        s.key,
+        s.not_after.format("%Y-%m-%d")
+    );
     let now = chrono::Utc::now();
     if !s.is_valid_at(now) {
         return Err(Failure::new(
@@ -58,7 +69,10 @@ pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> 
         report(&en, &vi);
     }
     let pin = if token.pin_pad {
-        report("Enter the PIN on the reader's PIN pad.", "Hãy nhập mã PIN trên bàn phím của đầu đọc.");
+        report(
+            "Enter the PIN on the reader's PIN pad.",
+            "Hãy nhập mã PIN trên bàn phím của đầu đọc.",
+        );
         None
     } else {
         Some(read_pin(a.pin_stdin, demo)?)
@@ -92,12 +106,17 @@ pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> 
     let bar = (jobs.len() > 1 && interactive()).then(|| {
         let bar = ProgressBar::new(jobs.len() as u64);
         bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}").expect("valid template"),
+            ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}")
+                .expect("valid template"),
         );
         bar
     });
     let mut failed: Vec<&'static str> = Vec::new();
-    let operation = if jobs.len() > 1 { Operation::BatchSign } else { Operation::Sign };
+    let operation = if jobs.len() > 1 {
+        Operation::BatchSign
+    } else {
+        Operation::Sign
+    };
     for (input, output) in &jobs {
         if let Some(b) = &bar {
             b.set_message(input.display().to_string());
@@ -120,7 +139,9 @@ pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> 
                 let mut entry = rec.failure(operation, e.code(), locked);
                 entry.document = Some(unsigned_doc(input));
                 if let Some(id) = recorded {
-                    entry.detail = Some(format!("the signed output recorded in entry #{id} was not released"));
+                    entry.detail = Some(format!(
+                        "the signed output recorded in entry #{id} was not released"
+                    ));
                 }
                 if let Err(log_error) = rec.record(entry) {
                     let f = Failure::from(log_error);
@@ -132,7 +153,12 @@ pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> 
         }
         match result {
             Ok(signed) => {
-                let line = format!("signed {} -> {} ({})", input.display(), signed.output.display(), signed.field_name);
+                let line = format!(
+                    "signed {} -> {} ({})",
+                    input.display(),
+                    signed.output.display(),
+                    signed.field_name
+                );
                 match &bar {
                     Some(b) => b.println(line),
                     None => println!("{line}"),
@@ -146,7 +172,9 @@ pub(super) fn run(module: &Module, config: &Config, a: SignArgs, demo: bool) -> 
                     print_failure(&f, Some(input));
                 }
                 // A token problem will fail every remaining document too.
-                let fatal = f.code.starts_with("TOKEN_") || f.code.starts_with("PIN_") || f.code.starts_with("LOG_");
+                let fatal = f.code.starts_with("TOKEN_")
+                    || f.code.starts_with("PIN_")
+                    || f.code.starts_with("LOG_");
                 failed.push(f.code);
                 if fatal {
                     break;
@@ -231,7 +259,10 @@ fn load_chain(path: &Path) -> Result<Vec<Cert>, Failure> {
         Failure::new(
             "OPTION_CHAIN",
             format!("Cannot use the chain file {}: {why}.", path.display()),
-            format!("Không dùng được tệp chuỗi chứng thư {}: {why}.", path.display()),
+            format!(
+                "Không dùng được tệp chuỗi chứng thư {}: {why}.",
+                path.display()
+            ),
         )
     };
     let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
@@ -239,7 +270,10 @@ fn load_chain(path: &Path) -> Result<Vec<Cert>, Failure> {
     let mut rest = text.as_str();
     while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
         let end_marker = "-----END CERTIFICATE-----";
-        let end = rest[start..].find(end_marker).ok_or_else(|| bad("unterminated PEM block".into()))? + start;
+        let end = rest[start..]
+            .find(end_marker)
+            .ok_or_else(|| bad("unterminated PEM block".into()))?
+            + start;
         let block = &rest[start..end + end_marker.len()];
         let (_, der) = der::pem::decode_vec(block.as_bytes()).map_err(|e| bad(e.to_string()))?;
         certs.push(Cert::from_der(der).map_err(|e| bad(e.to_string()))?);
@@ -254,7 +288,10 @@ fn load_chain(path: &Path) -> Result<Vec<Cert>, Failure> {
 fn read_pin(from_stdin: bool, demo: bool) -> Result<Pin, Failure> {
     let pin = if from_stdin {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map_err(|_| token::Error::PinCancelled)?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|_| token::Error::PinCancelled)?;
         while line.ends_with('\n') || line.ends_with('\r') {
             line.pop();
         }

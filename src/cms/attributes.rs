@@ -38,7 +38,10 @@ struct IssuerSerial {
 }
 
 fn attribute(oid: const_oid::ObjectIdentifier, value: Any) -> Result<Attribute, Error> {
-    Ok(Attribute { oid, values: SetOfVec::try_from(vec![value])? })
+    Ok(Attribute {
+        oid,
+        values: SetOfVec::try_from(vec![value])?,
+    })
 }
 
 /// Builds the signed attributes for `message_digest`, the digest of the
@@ -49,19 +52,30 @@ pub(super) fn signed_attributes(
     signer: &Certificate,
     signer_der: &[u8],
 ) -> Result<Attributes, Error> {
-    let content_type = attribute(rfc5911::ID_CONTENT_TYPE, Any::encode_from(&rfc5911::ID_DATA)?)?;
-    let digest = attribute(rfc5911::ID_MESSAGE_DIGEST, Any::encode_from(&OctetString::new(message_digest)?)?)?;
+    let content_type = attribute(
+        rfc5911::ID_CONTENT_TYPE,
+        Any::encode_from(&rfc5911::ID_DATA)?,
+    )?;
+    let digest = attribute(
+        rfc5911::ID_MESSAGE_DIGEST,
+        Any::encode_from(&OctetString::new(message_digest)?)?,
+    )?;
     let ess = SigningCertificateV2 {
         certs: vec![EssCertIdV2 {
             hash_algorithm: (alg != DigestAlg::Sha256).then(|| digest_algorithm(alg)),
             cert_hash: OctetString::new(alg.digest(signer_der))?,
             issuer_serial: Some(IssuerSerial {
-                issuer: vec![GeneralName::DirectoryName(signer.tbs_certificate.issuer.clone())],
+                issuer: vec![GeneralName::DirectoryName(
+                    signer.tbs_certificate.issuer.clone(),
+                )],
                 serial_number: signer.tbs_certificate.serial_number.clone(),
             }),
         }],
     };
-    let ess = attribute(rfc5911::ID_AA_SIGNING_CERTIFICATE_V_2, Any::encode_from(&ess)?)?;
+    let ess = attribute(
+        rfc5911::ID_AA_SIGNING_CERTIFICATE_V_2,
+        Any::encode_from(&ess)?,
+    )?;
     Ok(SetOfVec::try_from(vec![content_type, digest, ess])?)
 }
 

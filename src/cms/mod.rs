@@ -15,7 +15,9 @@ mod attributes;
 
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::{CmsVersion, ContentInfo};
-use cms::signed_data::{CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos};
+use cms::signed_data::{
+    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
+};
 use const_oid::db::{rfc5911, rfc5912};
 use der::asn1::{OctetString, SetOfVec, UintRef};
 use der::{Any, Decode, Encode, Sequence};
@@ -53,7 +55,9 @@ impl Describe for Error {
         match self {
             Error::Certificate(_) => "The certificate on the token cannot be read.".into(),
             Error::Der(e) => format!("Internal error while building the signature: {e}."),
-            Error::BadSignature(_) => "The token returned an invalid signature. Try again or use another token.".into(),
+            Error::BadSignature(_) => {
+                "The token returned an invalid signature. Try again or use another token.".into()
+            }
         }
     }
     fn vi(&self) -> String {
@@ -61,7 +65,8 @@ impl Describe for Error {
             Error::Certificate(_) => "Không đọc được chứng thư số trên thiết bị ký.".into(),
             Error::Der(e) => format!("Lỗi nội bộ khi tạo chữ ký: {e}."),
             Error::BadSignature(_) => {
-                "Thiết bị ký trả về chữ ký không hợp lệ. Hãy thử lại hoặc dùng thiết bị khác.".into()
+                "Thiết bị ký trả về chữ ký không hợp lệ. Hãy thử lại hoặc dùng thiết bị khác."
+                    .into()
             }
         }
     }
@@ -98,10 +103,21 @@ pub struct ToBeSigned {
 impl ToBeSigned {
     /// Builds the signed attributes over `document_digest` (the digest of the
     /// PDF byte ranges, computed with `alg`).
-    pub fn new(document_digest: &[u8], alg: DigestAlg, scheme: SigScheme, signer: &Cert) -> Result<Self, Error> {
-        let attrs = attributes::signed_attributes(document_digest, alg, &signer.parsed, &signer.der)?;
+    pub fn new(
+        document_digest: &[u8],
+        alg: DigestAlg,
+        scheme: SigScheme,
+        signer: &Cert,
+    ) -> Result<Self, Error> {
+        let attrs =
+            attributes::signed_attributes(document_digest, alg, &signer.parsed, &signer.der)?;
         let bytes = attributes::to_be_signed(&attrs)?;
-        Ok(ToBeSigned { attrs, bytes, alg, scheme })
+        Ok(ToBeSigned {
+            attrs,
+            bytes,
+            alg,
+            scheme,
+        })
     }
 
     /// The DER of the signed attributes: the message the key signs.
@@ -112,7 +128,12 @@ impl ToBeSigned {
     /// Wraps `raw_signature` (as the token returned it) into the DER
     /// `ContentInfo` for `/Contents`. `chain` holds the issuer certificates
     /// to embed after the signer's.
-    pub fn assemble(self, raw_signature: &[u8], signer: &Cert, chain: &[Cert]) -> Result<Vec<u8>, Error> {
+    pub fn assemble(
+        self,
+        raw_signature: &[u8],
+        signer: &Cert,
+        chain: &[Cert],
+    ) -> Result<Vec<u8>, Error> {
         let signature = match self.scheme {
             SigScheme::Ecdsa => ecdsa_raw_to_der(raw_signature)?,
             SigScheme::RsaPkcs1v15 | SigScheme::RsaPss => raw_signature.to_vec(),
@@ -139,12 +160,18 @@ impl ToBeSigned {
         let signed_data = SignedData {
             version: CmsVersion::V1,
             digest_algorithms: SetOfVec::try_from(vec![digest_alg])?,
-            encap_content_info: EncapsulatedContentInfo { econtent_type: rfc5911::ID_DATA, econtent: None },
+            encap_content_info: EncapsulatedContentInfo {
+                econtent_type: rfc5911::ID_DATA,
+                econtent: None,
+            },
             certificates: Some(CertificateSet(SetOfVec::try_from(certs)?)),
             crls: None,
             signer_infos: SignerInfos(SetOfVec::try_from(vec![signer_info])?),
         };
-        let info = ContentInfo { content_type: rfc5911::ID_SIGNED_DATA, content: Any::encode_from(&signed_data)? };
+        let info = ContentInfo {
+            content_type: rfc5911::ID_SIGNED_DATA,
+            content: Any::encode_from(&signed_data)?,
+        };
         Ok(info.to_der()?)
     }
 }
@@ -169,7 +196,10 @@ pub(crate) fn digest_algorithm(alg: DigestAlg) -> AlgorithmIdentifierOwned {
         DigestAlg::Sha384 => rfc5912::ID_SHA_384,
         DigestAlg::Sha512 => rfc5912::ID_SHA_512,
     };
-    AlgorithmIdentifierOwned { oid, parameters: None }
+    AlgorithmIdentifierOwned {
+        oid,
+        parameters: None,
+    }
 }
 
 /// `RSASSA-PSS-params` (RFC 4055).
@@ -183,13 +213,17 @@ struct PssParams {
     salt_len: Option<u32>,
 }
 
-fn signature_algorithm(scheme: SigScheme, alg: DigestAlg) -> Result<AlgorithmIdentifierOwned, Error> {
+fn signature_algorithm(
+    scheme: SigScheme,
+    alg: DigestAlg,
+) -> Result<AlgorithmIdentifierOwned, Error> {
     Ok(match scheme {
         // rsaEncryption is what CAdES validators expect for PKCS#1 v1.5 in a
         // SignerInfo (RFC 3370, 3.2); the hash is named by digestAlgorithm.
-        SigScheme::RsaPkcs1v15 => {
-            AlgorithmIdentifierOwned { oid: rfc5912::RSA_ENCRYPTION, parameters: Some(Any::null()) }
-        }
+        SigScheme::RsaPkcs1v15 => AlgorithmIdentifierOwned {
+            oid: rfc5912::RSA_ENCRYPTION,
+            parameters: Some(Any::null()),
+        },
         SigScheme::RsaPss => {
             let hash = digest_algorithm(alg);
             let params = PssParams {
@@ -200,7 +234,10 @@ fn signature_algorithm(scheme: SigScheme, alg: DigestAlg) -> Result<AlgorithmIde
                 }),
                 salt_len: Some(alg.len() as u32),
             };
-            AlgorithmIdentifierOwned { oid: rfc5912::ID_RSASSA_PSS, parameters: Some(Any::encode_from(&params)?) }
+            AlgorithmIdentifierOwned {
+                oid: rfc5912::ID_RSASSA_PSS,
+                parameters: Some(Any::encode_from(&params)?),
+            }
         }
         SigScheme::Ecdsa => AlgorithmIdentifierOwned {
             oid: match alg {
@@ -221,11 +258,14 @@ struct EcdsaSigValue<'a> {
 
 /// PKCS#11 returns ECDSA signatures as r‖s; CMS wants `ECDSA-Sig-Value`.
 fn ecdsa_raw_to_der(raw: &[u8]) -> Result<Vec<u8>, Error> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return Err(Error::BadSignature("ECDSA"));
     }
     let (r, s) = raw.split_at(raw.len() / 2);
-    let value = EcdsaSigValue { r: UintRef::new(r)?, s: UintRef::new(s)? };
+    let value = EcdsaSigValue {
+        r: UintRef::new(r)?,
+        s: UintRef::new(s)?,
+    };
     Ok(value.to_der()?)
 }
 

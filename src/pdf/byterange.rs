@@ -46,7 +46,12 @@ impl PreparedDigest {
 
 /// Copies the original bytes of `doc` to `out`, appends `update`, and
 /// returns the digest of everything outside the hole.
-pub fn write_and_digest(doc: &Document, update: &Update, out: &mut File, alg: DigestAlg) -> Result<PreparedDigest, Error> {
+pub fn write_and_digest(
+    doc: &Document,
+    update: &Update,
+    out: &mut File,
+    alg: DigestAlg,
+) -> Result<PreparedDigest, Error> {
     let mut hasher = alg.hasher();
     // The output's SHA-256 shares the original-bytes prefix with the range
     // digest; a second hasher runs only when the signature uses another hash.
@@ -86,12 +91,21 @@ pub fn write_and_digest(doc: &Document, update: &Update, out: &mut File, alg: Di
 
 /// Writes the DER signature container into the hole, hex-encoded and
 /// padded with zeros, in the output file and in `update`'s copy.
-pub fn fill(out: &File, prepared: &PreparedDigest, update: &mut Update, der: &[u8]) -> Result<(), Error> {
+pub fn fill(
+    out: &File,
+    prepared: &PreparedDigest,
+    update: &mut Update,
+    der: &[u8],
+) -> Result<(), Error> {
     if der.len() > prepared.capacity() {
-        return Err(Error::ContentsTooSmall { needed: der.len(), reserved: prepared.capacity() });
+        return Err(Error::ContentsTooSmall {
+            needed: der.len(),
+            reserved: prepared.capacity(),
+        });
     }
     let mut hex = vec![b'0'; prepared.hole_len - 2];
-    hex::encode_to_slice(der, &mut hex[..2 * der.len()]).expect("the slice is exactly twice the input");
+    hex::encode_to_slice(der, &mut hex[..2 * der.len()])
+        .expect("the slice is exactly twice the input");
     write_all_at(out, &hex, prepared.hole_offset + 1)?;
     let start = update.hole.start + 1;
     update.bytes[start..start + hex.len()].copy_from_slice(&hex);

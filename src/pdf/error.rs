@@ -55,16 +55,22 @@ impl Describe for Error {
             Error::Truncated(_) => {
                 "The PDF file is incomplete (its end is missing). Download or copy it again.".into()
             }
-            Error::BrokenXref(_) => "The PDF file is damaged (its cross-reference table is broken). \
+            Error::BrokenXref(_) => {
+                "The PDF file is damaged (its cross-reference table is broken). \
                  Re-save it from the program that created it, then sign again."
-                .into(),
+                    .into()
+            }
             Error::Encrypted => "The PDF is encrypted or password-protected. \
                  Remove the protection before signing."
                 .into(),
-            Error::CertifiedNoChanges => "The document is certified and its author allowed no further changes, \
+            Error::CertifiedNoChanges => {
+                "The document is certified and its author allowed no further changes, \
                  so no signature can be added."
-                .into(),
-            Error::Unsupported(what) => format!("This PDF uses a structure Kyso cannot sign: {what}."),
+                    .into()
+            }
+            Error::Unsupported(what) => {
+                format!("This PDF uses a structure Kyso cannot sign: {what}.")
+            }
             Error::ContentsTooSmall { .. } => {
                 "Internal error: the signature did not fit the space reserved for it.".into()
             }
@@ -84,11 +90,17 @@ impl Describe for Error {
             Error::Encrypted => "Tệp PDF được mã hoá hoặc đặt mật khẩu. \
                  Hãy gỡ bảo vệ trước khi ký."
                 .into(),
-            Error::CertifiedNoChanges => "Văn bản đã được chứng nhận và tác giả không cho phép thay đổi thêm, \
+            Error::CertifiedNoChanges => {
+                "Văn bản đã được chứng nhận và tác giả không cho phép thay đổi thêm, \
                  nên không thể thêm chữ ký."
-                .into(),
-            Error::Unsupported(what) => format!("Tệp PDF có cấu trúc mà Kyso không ký được: {what}."),
-            Error::ContentsTooSmall { .. } => "Lỗi nội bộ: chữ ký lớn hơn vùng dành sẵn cho nó.".into(),
+                    .into()
+            }
+            Error::Unsupported(what) => {
+                format!("Tệp PDF có cấu trúc mà Kyso không ký được: {what}.")
+            }
+            Error::ContentsTooSmall { .. } => {
+                "Lỗi nội bộ: chữ ký lớn hơn vùng dành sẵn cho nó.".into()
+            }
             Error::Io(e) => format!("Không đọc hoặc ghi được tệp: {e}."),
         }
     }

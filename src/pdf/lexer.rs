@@ -13,7 +13,10 @@ pub(crate) fn is_space(b: u8) -> bool {
 }
 
 fn is_delimiter(b: u8) -> bool {
-    matches!(b, b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%')
+    matches!(
+        b,
+        b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%'
+    )
 }
 
 /// One lexical token, without its value: the callers only need its kind and span.
@@ -136,7 +139,38 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Reads a non-negative integer token.
+    /// Reads the next token with its byte span.
+    pub(crate) fn token_span(&mut self) -> Option<(Token<'a>, std::ops::Range<usize>)> {
+        self.skip_space();
+        let start = self.pos;
+        let t = self.token()?;
+        Some((t, start..self.pos))
+    }
+
+    /// Skips one complete direct object (a reference `n g R` counts as one)
+    /// and returns its span.
+    pub(crate) fn value_span(&mut self) -> Option<std::ops::Range<usize>> {
+        self.skip_space();
+        let start = self.pos;
+        match self.buf.get(start)? {
+            b'[' => return self.container_span(),
+            b'<' if self.buf.get(start + 1) == Some(&b'<') => return self.container_span(),
+            _ => {}
+        }
+        let first = self.token()?;
+        let end = self.pos;
+        if let Token::Word(w) = first {
+            if !w.is_empty() && w.iter().all(u8::is_ascii_digit) {
+                // Maybe `n g R`: look ahead without committing.
+                let save = self.pos;
+                if self.integer().is_some() && self.keyword(b"R").is_some() {
+                    return Some(start..self.pos);
+                }
+                self.pos = save;
+            }
+        }
+        Some(start..end)
+    }
     pub(crate) fn integer(&mut self) -> Option<u64> {
         match self.token()? {
             Token::Word(w) if !w.is_empty() && w.iter().all(u8::is_ascii_digit) => {
@@ -218,7 +252,9 @@ pub(crate) fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.len() > hay.len() {
         return None;
     }
-    (0..=hay.len() - needle.len()).rev().find(|&i| &hay[i..i + needle.len()] == needle)
+    (0..=hay.len() - needle.len())
+        .rev()
+        .find(|&i| &hay[i..i + needle.len()] == needle)
 }
 
 /// Finds the first occurrence of `needle` in `hay`.
@@ -236,7 +272,10 @@ mod tests {
         let mut c = Cursor::new(src);
         let (span, stream) = c.object_body().unwrap();
         assert!(!stream);
-        assert_eq!(&src[span], &b"<< /A (endobj) /B [1 2 (x\\)y)] /C <656e646f626a> >>"[..]);
+        assert_eq!(
+            &src[span],
+            &b"<< /A (endobj) /B [1 2 (x\\)y)] /C <656e646f626a> >>"[..]
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! about tokens or CMS.
 
 mod byterange;
+mod edit;
 mod error;
 mod lexer;
 mod reader;

@@ -10,7 +10,7 @@
 //! signing a rebuilt file would sign something other than what the viewer
 //! showed the user.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 
 use lopdf::{Dictionary, Object, ObjectId, ObjectStream, Stream};
@@ -50,7 +50,9 @@ pub struct Document {
     trailer: Dictionary,
     kind: XrefKind,
     startxref: u64,
-    object_streams: HashMap<u32, BTreeMap<ObjectId, Object>>,
+    /// The source text of every object read so far, by number. Objects are
+    /// parsed from it on demand and updated objects are edited from it.
+    raw: HashMap<u32, Vec<u8>>,
     next_free: Option<u32>,
 }
 
@@ -67,7 +69,7 @@ impl Document {
             trailer: Dictionary::new(),
             kind: XrefKind::Table,
             startxref,
-            object_streams: HashMap::new(),
+            raw: HashMap::new(),
             next_free: None,
         };
         doc.load_xref_chain()?;
@@ -92,7 +94,11 @@ impl Document {
     }
 
     pub(crate) fn last_byte(&self) -> std::io::Result<Option<u8>> {
-        Ok(self.src.read(self.src.len().saturating_sub(1), 1)?.first().copied())
+        Ok(self
+            .src
+            .read(self.src.len().saturating_sub(1), 1)?
+            .first()
+            .copied())
     }
 
     /// The trailer dictionary of the newest section.
@@ -139,7 +145,9 @@ impl Document {
     /// callers that need a page's content or an image.
     pub fn stream(&mut self, id: u32) -> Result<Stream, Error> {
         let Some(Entry::InFile { offset, .. }) = self.entries.get(&id).copied() else {
-            return Err(Error::BrokenXref(format!("object {id} is not a stream in the file")));
+            return Err(Error::BrokenXref(format!(
+                "object {id} is not a stream in the file"
+            )));
         };
         let ind = self.read_indirect(offset, Some(id))?;
         let (Some(data_at), Object::Dictionary(dict)) = (ind.stream_data, ind.object) else {
@@ -173,20 +181,36 @@ impl Document {
 
     /// Reads object `id`. For a stream only the dictionary is returned.
     pub fn object(&mut self, id: u32) -> Result<Object, Error> {
-        match self.entries.get(&id).copied() {
+        match self.raw_body(id)? {
             None => Ok(Object::Null),
-            Some(Entry::InFile { offset, .. }) => Ok(self.read_indirect(offset, Some(id))?.object),
+            Some(raw) => parse_object(&raw)
+                .ok_or_else(|| Error::BrokenXref(format!("object {id} cannot be parsed"))),
+        }
+    }
+
+    /// The source text of object `id` (for a stream, its dictionary), or
+    /// `None` for an object the file does not have.
+    pub(crate) fn raw_body(&mut self, id: u32) -> Result<Option<Vec<u8>>, Error> {
+        if let Some(raw) = self.raw.get(&id) {
+            return Ok(Some(raw.clone()));
+        }
+        match self.entries.get(&id).copied() {
+            None => return Ok(None),
+            Some(Entry::InFile { offset, .. }) => {
+                let ind = self.read_indirect(offset, Some(id))?;
+                self.raw.insert(id, ind.raw);
+            }
             Some(Entry::InStream { stream }) => {
-                if !self.object_streams.contains_key(&stream) {
-                    let parsed = self.load_object_stream(stream)?;
-                    self.object_streams.insert(stream, parsed);
+                for (oid, raw) in self.load_object_stream(stream)? {
+                    // A newer revision may hold a newer version elsewhere.
+                    if matches!(self.entries.get(&oid), Some(Entry::InStream { stream: s }) if *s == stream)
+                    {
+                        self.raw.entry(oid).or_insert(raw);
+                    }
                 }
-                Ok(self.object_streams[&stream]
-                    .get(&(id, 0))
-                    .cloned()
-                    .unwrap_or(Object::Null))
             }
         }
+        Ok(self.raw.get(&id).cloned())
     }
 
     /// Follows references until a direct object is reached.
@@ -230,7 +254,9 @@ impl Document {
                 return Err(Error::BrokenXref("the /Prev chain loops".into()));
             }
             if offset >= self.src.len() {
-                return Err(Error::BrokenXref(format!("xref offset {offset} is past the end of the file")));
+                return Err(Error::BrokenXref(format!(
+                    "xref offset {offset} is past the end of the file"
+                )));
             }
             let head = self.src.read(offset, 32)?;
             let mut c = Cursor::new(&head);
@@ -239,7 +265,8 @@ impl Document {
                 if let Ok(stm) = trailer.get(b"XRefStm").and_then(Object::as_i64) {
                     // Hybrid file: objects the table lists as free or omits are
                     // found in this stream, so it is read right after its table.
-                    let stm = u64::try_from(stm).map_err(|_| Error::BrokenXref("bad /XRefStm".into()))?;
+                    let stm =
+                        u64::try_from(stm).map_err(|_| Error::BrokenXref("bad /XRefStm".into()))?;
                     self.read_xref_stream(stm)?;
                 }
                 (trailer, XrefKind::Table)
@@ -257,7 +284,9 @@ impl Document {
             }
         }
         if self.entries.is_empty() {
-            return Err(Error::BrokenXref("the cross-reference data lists no objects".into()));
+            return Err(Error::BrokenXref(
+                "the cross-reference data lists no objects".into(),
+            ));
         }
         Ok(())
     }
@@ -277,7 +306,9 @@ impl Document {
                     return Ok(trailer);
                 }
                 None if at_eof || window >= MAX_OBJECT_BYTES => {
-                    return Err(Error::BrokenXref(format!("unreadable xref table at offset {offset}")));
+                    return Err(Error::BrokenXref(format!(
+                        "unreadable xref table at offset {offset}"
+                    )));
                 }
                 None => window *= 4,
             }
@@ -286,17 +317,21 @@ impl Document {
 
     /// Parses an xref stream at `offset` and returns its dictionary.
     fn read_xref_stream(&mut self, offset: u64) -> Result<Dictionary, Error> {
-        let ind = self
-            .read_indirect(offset, None)
-            .map_err(|_| Error::BrokenXref(format!("no cross-reference section at offset {offset}")))?;
+        let ind = self.read_indirect(offset, None).map_err(|_| {
+            Error::BrokenXref(format!("no cross-reference section at offset {offset}"))
+        })?;
         let Some(data_at) = ind.stream_data else {
-            return Err(Error::BrokenXref(format!("no cross-reference section at offset {offset}")));
+            return Err(Error::BrokenXref(format!(
+                "no cross-reference section at offset {offset}"
+            )));
         };
         let Object::Dictionary(dict) = ind.object else {
             return Err(Error::BrokenXref("xref stream without dictionary".into()));
         };
         if dict.get(b"Type").and_then(Object::as_name).ok() != Some(b"XRef") {
-            return Err(Error::BrokenXref(format!("no cross-reference section at offset {offset}")));
+            return Err(Error::BrokenXref(format!(
+                "no cross-reference section at offset {offset}"
+            )));
         }
         let length = dict
             .get(b"Length")
@@ -323,11 +358,46 @@ impl Document {
         Ok(data)
     }
 
-    fn load_object_stream(&mut self, id: u32) -> Result<BTreeMap<ObjectId, Object>, Error> {
+    /// Splits object stream `id` into the source text of its objects.
+    fn load_object_stream(&mut self, id: u32) -> Result<Vec<(u32, Vec<u8>)>, Error> {
         let stream = self.stream(id)?;
-        ObjectStream::new_with_limit(&stream, Some(MAX_DECODED_STREAM))
-            .map(|s| s.objects)
-            .map_err(|e| Error::BrokenXref(format!("object stream {id}: {e}")))
+        let bad = |what: &str| Error::BrokenXref(format!("object stream {id}: {what}"));
+        let first = stream
+            .dict
+            .get(b"First")
+            .and_then(Object::as_i64)
+            .ok()
+            .and_then(|f| usize::try_from(f).ok())
+            .ok_or_else(|| bad("no /First"))?;
+        let n = stream
+            .dict
+            .get(b"N")
+            .and_then(Object::as_i64)
+            .map_err(|_| bad("no /N"))?;
+        let data = decode_stream(stream.dict.clone(), stream.content)?;
+        let header = data
+            .get(..first)
+            .ok_or_else(|| bad("/First is past the end"))?;
+        let mut c = Cursor::new(header);
+        let mut index = Vec::new();
+        for _ in 0..n {
+            let (Some(oid), Some(off)) = (c.integer(), c.integer()) else {
+                return Err(bad("bad index"));
+            };
+            let oid = u32::try_from(oid).map_err(|_| bad("object number"))?;
+            index.push((oid, first + off as usize));
+        }
+        let mut by_offset = index.clone();
+        by_offset.sort_by_key(|&(_, off)| off);
+        let mut out = Vec::with_capacity(index.len());
+        for (i, &(oid, start)) in by_offset.iter().enumerate() {
+            let end = by_offset.get(i + 1).map_or(data.len(), |&(_, o)| o);
+            let body = data
+                .get(start..end)
+                .ok_or_else(|| bad("offset past the end"))?;
+            out.push((oid, trim(body).to_vec()));
+        }
+        Ok(out)
     }
 
     /// Reads `N G obj … endobj` at `offset`, growing the window as needed.
@@ -355,21 +425,31 @@ impl Document {
             }
             match c.object_body() {
                 Some((span, is_stream)) => {
-                    let object = parse_object(&buf[span])
-                        .ok_or_else(|| Error::BrokenXref(format!("object at offset {offset} cannot be parsed")))?;
+                    let raw = buf[span].to_vec();
+                    let object = parse_object(&raw).ok_or_else(|| {
+                        Error::BrokenXref(format!("object at offset {offset} cannot be parsed"))
+                    })?;
                     let stream_data = if is_stream {
-                        let start = c
-                            .stream_data_start()
-                            .ok_or_else(|| Error::BrokenXref(format!("bad stream keyword at offset {offset}")))?;
+                        let start = c.stream_data_start().ok_or_else(|| {
+                            Error::BrokenXref(format!("bad stream keyword at offset {offset}"))
+                        })?;
                         Some(offset + start as u64)
                     } else {
                         None
                     };
-                    return Ok(Indirect { object, stream_data });
+                    return Ok(Indirect {
+                        object,
+                        raw,
+                        stream_data,
+                    });
                 }
-                None if at_eof => return Err(Error::Truncated("an object runs past the end of the file")),
+                None if at_eof => {
+                    return Err(Error::Truncated("an object runs past the end of the file"))
+                }
                 None if window >= MAX_OBJECT_BYTES => {
-                    return Err(Error::Unsupported(format!("an object larger than {MAX_OBJECT_BYTES} bytes")))
+                    return Err(Error::Unsupported(format!(
+                        "an object larger than {MAX_OBJECT_BYTES} bytes"
+                    )))
                 }
                 None => window *= 4,
             }
@@ -379,6 +459,7 @@ impl Document {
 
 struct Indirect {
     object: Object,
+    raw: Vec<u8>,
     /// Where the stream data starts, for a stream object.
     stream_data: Option<u64>,
 }
@@ -396,6 +477,18 @@ pub(crate) fn parse_object(bytes: &[u8]) -> Option<Object> {
     dict.set("First", first);
     let stream = ObjectStream::new(&Stream::new(dict, content)).ok()?;
     stream.objects.into_iter().next().map(|(_, o)| o)
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|&c| !lexer::is_space(c))
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|&c| !lexer::is_space(c))
+        .map_or(start, |e| e + 1);
+    &b[start..end]
 }
 
 fn decode_stream(dict: Dictionary, data: Vec<u8>) -> Result<Vec<u8>, Error> {
@@ -420,10 +513,13 @@ fn find_startxref(src: &Source) -> Result<u64, Error> {
     let len = src.len();
     let start = len.saturating_sub(TAIL_WINDOW as u64);
     let tail = src.read(start, TAIL_WINDOW)?;
-    let at = lexer::rfind(&tail, b"startxref").ok_or(Error::Truncated("no startxref at the end of the file"))?;
+    let at = lexer::rfind(&tail, b"startxref")
+        .ok_or(Error::Truncated("no startxref at the end of the file"))?;
     let after = &tail[at + b"startxref".len()..];
     let mut c = Cursor::new(after);
-    let offset = c.integer().ok_or(Error::Truncated("startxref has no offset"))?;
+    let offset = c
+        .integer()
+        .ok_or(Error::Truncated("startxref has no offset"))?;
     if lexer::find(&after[c.pos()..], b"%%EOF").is_none() {
         return Err(Error::Truncated("no %%EOF after startxref"));
     }
@@ -446,7 +542,9 @@ fn parse_xref_table(buf: &[u8]) -> Option<(XrefEntries, Dictionary)> {
             let offset = c.integer()?;
             let gen = u16::try_from(c.integer()?).ok()?;
             match c.token()? {
-                Token::Word(b"n") => entries.push((first.checked_add(i)?, Entry::InFile { offset, gen })),
+                Token::Word(b"n") => {
+                    entries.push((first.checked_add(i)?, Entry::InFile { offset, gen }))
+                }
                 Token::Word(b"f") => {}
                 _ => return None,
             }
@@ -466,7 +564,12 @@ fn parse_xref_stream(dict: &Dictionary, data: &[u8]) -> Result<XrefEntries, Erro
         .and_then(Object::as_array)
         .map_err(|_| bad("no /W"))?
         .iter()
-        .map(|w| w.as_i64().ok().and_then(|w| usize::try_from(w).ok()).filter(|w| *w <= 8))
+        .map(|w| {
+            w.as_i64()
+                .ok()
+                .and_then(|w| usize::try_from(w).ok())
+                .filter(|w| *w <= 8)
+        })
         .collect::<Option<_>>()
         .ok_or_else(|| bad("bad /W"))?;
     let [w0, w1, w2] = widths[..] else {
@@ -476,27 +579,46 @@ fn parse_xref_stream(dict: &Dictionary, data: &[u8]) -> Result<XrefEntries, Erro
     if row == 0 {
         return Err(bad("empty rows"));
     }
-    let size = dict.get(b"Size").and_then(Object::as_i64).map_err(|_| bad("no /Size"))?;
+    let size = dict
+        .get(b"Size")
+        .and_then(Object::as_i64)
+        .map_err(|_| bad("no /Size"))?;
     let index: Vec<i64> = match dict.get(b"Index").and_then(Object::as_array) {
-        Ok(a) => a.iter().map(|o| o.as_i64().ok()).collect::<Option<_>>().ok_or_else(|| bad("bad /Index"))?,
+        Ok(a) => a
+            .iter()
+            .map(|o| o.as_i64().ok())
+            .collect::<Option<_>>()
+            .ok_or_else(|| bad("bad /Index"))?,
         Err(_) => vec![0, size],
     };
     let field = |bytes: &[u8]| bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
     let mut rows = data.chunks_exact(row);
     let mut entries = Vec::new();
     for pair in index.chunks(2) {
-        let [first, count] = *pair else { return Err(bad("odd /Index")) };
+        let [first, count] = *pair else {
+            return Err(bad("odd /Index"));
+        };
         for i in 0..count {
-            let r = rows.next().ok_or_else(|| bad("fewer rows than /Index says"))?;
+            let r = rows
+                .next()
+                .ok_or_else(|| bad("fewer rows than /Index says"))?;
             let kind = if w0 == 0 { 1 } else { field(&r[..w0]) };
             let f1 = field(&r[w0..w0 + w1]);
             let f2 = field(&r[w0 + w1..]);
             let id = u32::try_from(first + i).map_err(|_| bad("object number out of range"))?;
             match kind {
-                1 => entries.push((id, Entry::InFile { offset: f1, gen: u16::try_from(f2).unwrap_or(0) })),
+                1 => entries.push((
+                    id,
+                    Entry::InFile {
+                        offset: f1,
+                        gen: u16::try_from(f2).unwrap_or(0),
+                    },
+                )),
                 2 => entries.push((
                     id,
-                    Entry::InStream { stream: u32::try_from(f1).map_err(|_| bad("object stream number"))? },
+                    Entry::InStream {
+                        stream: u32::try_from(f1).map_err(|_| bad("object stream number"))?,
+                    },
                 )),
                 _ => {}
             }
@@ -522,7 +644,10 @@ mod tests {
         let t = b"xref\n0 3\n0000000000 65535 f\r\n0000000015 00000 n\r\n0000000099 00001 n\r\ntrailer\n<< /Size 3 /Root 1 0 R >>\nstartxref";
         let (entries, trailer) = parse_xref_table(t).unwrap();
         assert_eq!(entries.len(), 2);
-        assert!(matches!(entries[1], (2, Entry::InFile { offset: 99, gen: 1 })));
+        assert!(matches!(
+            entries[1],
+            (2, Entry::InFile { offset: 99, gen: 1 })
+        ));
         assert_eq!(trailer.get(b"Size").unwrap().as_i64().unwrap(), 3);
     }
 

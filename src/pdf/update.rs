@@ -12,6 +12,7 @@ use std::ops::Range;
 use chrono::{DateTime, FixedOffset};
 use lopdf::{Dictionary, Object, ObjectId, Writer};
 
+use super::edit::{append_to_array, RawDict};
 use super::reader::{Document, XrefKind};
 use super::Error;
 
@@ -36,7 +37,11 @@ pub struct Placement {
 
 impl Default for Placement {
     fn default() -> Self {
-        Placement { page: 0, rect: [0.0; 4], appearance: None }
+        Placement {
+            page: 0,
+            rect: [0.0; 4],
+            appearance: None,
+        }
     }
 }
 
@@ -84,53 +89,70 @@ pub struct Update {
 
 /// Builds the update for `doc`.
 pub fn plan(doc: &mut Document, spec: &SigSpec) -> Result<Update, Error> {
-    let (root_ref, mut catalog) = doc.catalog()?;
+    let (root_ref, catalog) = doc.catalog()?;
     refuse_if_locked_by_docmdp(doc, &catalog)?;
 
     let sig_ref = doc.allocate();
     let field_ref = doc.allocate();
-    let mut changed: BTreeMap<ObjectId, Object> = BTreeMap::new();
+    // New versions of existing objects are their original text with one
+    // entry changed (see `edit`); new objects are serialised by lopdf.
+    let mut changed: BTreeMap<ObjectId, Vec<u8>> = BTreeMap::new();
 
     let page_ref = find_page(doc, &catalog, spec.placement.page)?;
-    let mut page = doc.resolve_dict(&Object::Reference(page_ref), "the page")?;
-    match page.get(b"Annots").ok().cloned() {
+    let page = doc.resolve_dict(&Object::Reference(page_ref), "the page")?;
+    let mut page_raw = raw_dict(doc, page_ref, "the page")?;
+    match page.get(b"Annots").ok() {
         Some(Object::Reference(annots_ref)) => {
-            let mut annots = resolve_array(doc, annots_ref, "the page's /Annots")?;
-            annots.push(Object::Reference(field_ref));
-            changed.insert(annots_ref, Object::Array(annots));
+            let annots_ref = *annots_ref;
+            let arr =
+                raw_array_append(doc, annots_ref, &reference(field_ref), "the page's /Annots")?;
+            changed.insert(annots_ref, arr);
         }
-        Some(Object::Array(mut annots)) => {
-            annots.push(Object::Reference(field_ref));
-            page.set("Annots", annots);
-            changed.insert(page_ref, Object::Dictionary(page));
+        Some(Object::Array(_)) => {
+            let current = page_raw.value(b"Annots").unwrap_or(b"[]").to_vec();
+            let arr = append_to_array(&current, &reference(field_ref))
+                .ok_or_else(|| Error::Unsupported("the page's /Annots cannot be edited".into()))?;
+            page_raw.set(b"Annots", &arr);
+            changed.insert(page_ref, page_raw.into_bytes());
         }
         _ => {
-            page.set("Annots", vec![Object::Reference(field_ref)]);
-            changed.insert(page_ref, Object::Dictionary(page));
+            page_raw.set(
+                b"Annots",
+                &[b"[".as_slice(), &reference(field_ref), b"]"].concat(),
+            );
+            changed.insert(page_ref, page_raw.into_bytes());
         }
     }
 
-    let field_name;
-    match catalog.get(b"AcroForm").ok().cloned() {
+    let mut catalog_raw = raw_dict(doc, root_ref, "the catalog")?;
+    let field_name = match catalog.get(b"AcroForm").ok().cloned() {
         Some(Object::Reference(form_ref)) => {
-            let mut form = doc.resolve_dict(&Object::Reference(form_ref), "the AcroForm")?;
-            field_name = add_field(doc, &mut form, field_ref, spec, &mut changed)?;
-            changed.insert(form_ref, Object::Dictionary(form));
+            let form = doc.resolve_dict(&Object::Reference(form_ref), "the AcroForm")?;
+            let mut form_raw = raw_dict(doc, form_ref, "the AcroForm")?;
+            let name = add_field(doc, &form, &mut form_raw, field_ref, spec, &mut changed)?;
+            changed.insert(form_ref, form_raw.into_bytes());
+            name
         }
-        Some(Object::Dictionary(mut form)) => {
-            field_name = add_field(doc, &mut form, field_ref, spec, &mut changed)?;
-            catalog.set("AcroForm", form);
-            changed.insert(root_ref, Object::Dictionary(catalog));
+        Some(Object::Dictionary(form)) => {
+            let text = catalog_raw.value(b"AcroForm").unwrap_or_default().to_vec();
+            let mut form_raw = RawDict::new(&text)
+                .ok_or_else(|| Error::Unsupported("the AcroForm cannot be edited".into()))?;
+            let name = add_field(doc, &form, &mut form_raw, field_ref, spec, &mut changed)?;
+            catalog_raw.set(b"AcroForm", &form_raw.into_bytes());
+            changed.insert(root_ref, catalog_raw.into_bytes());
+            name
         }
         _ => {
-            let mut form = Dictionary::new();
-            field_name = add_field(doc, &mut form, field_ref, spec, &mut changed)?;
+            let empty = Dictionary::new();
+            let mut form_raw = RawDict::new(b"<< >>").expect("a literal dictionary");
+            let name = add_field(doc, &empty, &mut form_raw, field_ref, spec, &mut changed)?;
             let form_ref = doc.allocate();
-            changed.insert(form_ref, Object::Dictionary(form));
-            catalog.set("AcroForm", Object::Reference(form_ref));
-            changed.insert(root_ref, Object::Dictionary(catalog));
+            changed.insert(form_ref, form_raw.into_bytes());
+            catalog_raw.set(b"AcroForm", &reference(form_ref));
+            changed.insert(root_ref, catalog_raw.into_bytes());
+            name
         }
-    }
+    };
 
     let mut field = Dictionary::new();
     field.set("Type", Object::Name(b"Annot".to_vec()));
@@ -139,7 +161,14 @@ pub fn plan(doc: &mut Document, spec: &SigSpec) -> Result<Update, Error> {
     field.set("T", lopdf::text_string(&field_name));
     field.set("V", Object::Reference(sig_ref));
     field.set("F", WIDGET_FLAGS);
-    field.set("Rect", spec.placement.rect.iter().map(|&v| Object::Real(v)).collect::<Vec<_>>());
+    field.set(
+        "Rect",
+        spec.placement
+            .rect
+            .iter()
+            .map(|&v| Object::Real(v))
+            .collect::<Vec<_>>(),
+    );
     field.set("P", Object::Reference(page_ref));
     if let Some(ap) = &spec.placement.appearance {
         let mut n = Dictionary::new();
@@ -149,22 +178,55 @@ pub fn plan(doc: &mut Document, spec: &SigSpec) -> Result<Update, Error> {
             field.set(k.clone(), v.clone());
         }
         for (id, obj) in &ap.objects {
-            changed.insert(*id, obj.clone());
+            changed.insert(*id, serialize(obj));
         }
     }
-    changed.insert(field_ref, Object::Dictionary(field));
+    changed.insert(field_ref, serialize(&Object::Dictionary(field)));
 
     let next_free = doc.next_unallocated();
     let mut w = UpdateWriter::new(doc.len(), needs_leading_eol(doc)?);
-    for (&id, obj) in &changed {
-        w.object(id, obj);
+    for (&id, body) in &changed {
+        w.object(id, body);
     }
     w.signature_dict(sig_ref, spec);
     let (bytes, hole) = match doc.xref_kind() {
         XrefKind::Table => w.finish_with_table(doc, next_free),
         XrefKind::Stream => w.finish_with_stream(doc, next_free),
     };
-    Ok(Update { bytes, hole, field_name })
+    Ok(Update {
+        bytes,
+        hole,
+        field_name,
+    })
+}
+
+fn serialize(obj: &Object) -> Vec<u8> {
+    let mut out = Vec::new();
+    Writer::write_object(&mut out, obj).expect("writing to a Vec cannot fail");
+    out
+}
+
+fn reference((id, gen): ObjectId) -> Vec<u8> {
+    format!("{id} {gen} R").into_bytes()
+}
+
+fn raw_dict(doc: &mut Document, id: ObjectId, what: &str) -> Result<RawDict, Error> {
+    let raw = doc
+        .raw_body(id.0)?
+        .ok_or_else(|| Error::BrokenXref(format!("{what} is missing")))?;
+    RawDict::new(&raw).ok_or_else(|| Error::BrokenXref(format!("{what} is not a dictionary")))
+}
+
+fn raw_array_append(
+    doc: &mut Document,
+    id: ObjectId,
+    item: &[u8],
+    what: &str,
+) -> Result<Vec<u8>, Error> {
+    let raw = doc
+        .raw_body(id.0)?
+        .ok_or_else(|| Error::BrokenXref(format!("{what} is missing")))?;
+    append_to_array(&raw, item).ok_or_else(|| Error::BrokenXref(format!("{what} is not an array")))
 }
 
 /// The number of pages, from the page tree's root `/Count`.
@@ -184,12 +246,22 @@ pub fn page_count(doc: &mut Document) -> Result<u64, Error> {
 }
 
 fn refuse_if_locked_by_docmdp(doc: &mut Document, catalog: &Dictionary) -> Result<(), Error> {
-    let Ok(perms) = catalog.get(b"Perms").cloned() else { return Ok(()) };
-    let Ok(perms) = doc.resolve_dict(&perms, "/Perms") else { return Ok(()) };
-    let Ok(sig) = perms.get(b"DocMDP").cloned() else { return Ok(()) };
+    let Ok(perms) = catalog.get(b"Perms").cloned() else {
+        return Ok(());
+    };
+    let Ok(perms) = doc.resolve_dict(&perms, "/Perms") else {
+        return Ok(());
+    };
+    let Ok(sig) = perms.get(b"DocMDP").cloned() else {
+        return Ok(());
+    };
     let sig = doc.resolve_dict(&sig, "the DocMDP signature")?;
-    let Ok(refs) = sig.get(b"Reference").cloned() else { return Ok(()) };
-    let Object::Array(refs) = doc.resolve(&refs)? else { return Ok(()) };
+    let Ok(refs) = sig.get(b"Reference").cloned() else {
+        return Ok(());
+    };
+    let Object::Array(refs) = doc.resolve(&refs)? else {
+        return Ok(());
+    };
     for r in refs {
         let r = doc.resolve_dict(&r, "a signature reference")?;
         if r.get(b"TransformMethod").and_then(Object::as_name).ok() != Some(b"DocMDP") {
@@ -210,18 +282,22 @@ fn refuse_if_locked_by_docmdp(doc: &mut Document, catalog: &Dictionary) -> Resul
 }
 
 /// Adds the field to the AcroForm's `/Fields`, sets `/SigFlags`, and returns
-/// the field's name.
+/// the field's name. `form` is the parsed AcroForm, `form_raw` its text.
 fn add_field(
     doc: &mut Document,
-    form: &mut Dictionary,
+    form: &Dictionary,
+    form_raw: &mut RawDict,
     field_ref: ObjectId,
     spec: &SigSpec,
-    changed: &mut BTreeMap<ObjectId, Object>,
+    changed: &mut BTreeMap<ObjectId, Vec<u8>>,
 ) -> Result<String, Error> {
-    let (fields_ref, mut fields) = match form.get(b"Fields").ok().cloned() {
-        Some(Object::Reference(r)) => (Some(r), resolve_array(doc, r, "/Fields")?),
-        Some(Object::Array(a)) => (None, a),
-        _ => (None, Vec::new()),
+    let fields = match form.get(b"Fields").ok() {
+        Some(f @ Object::Reference(_)) => match doc.resolve(f)? {
+            Object::Array(a) => a,
+            _ => Vec::new(),
+        },
+        Some(Object::Array(a)) => a.clone(),
+        _ => Vec::new(),
     };
     let mut names = BTreeSet::new();
     for f in &fields {
@@ -233,36 +309,50 @@ fn add_field(
     }
     let name = match &spec.field_name {
         Some(n) if names.contains(n) => {
-            return Err(Error::Unsupported(format!("a field named '{n}' already exists")));
+            return Err(Error::Unsupported(format!(
+                "a field named '{n}' already exists"
+            )));
         }
         Some(n) => n.clone(),
-        None => (1..).map(|i| format!("Signature{i}")).find(|n| !names.contains(n)).expect("unbounded range"),
+        None => (1..)
+            .map(|i| format!("Signature{i}"))
+            .find(|n| !names.contains(n))
+            .expect("unbounded range"),
     };
-    fields.push(Object::Reference(field_ref));
-    match fields_ref {
-        Some(r) => {
-            changed.insert(r, Object::Array(fields));
+    let item = reference(field_ref);
+    match form.get(b"Fields").ok() {
+        Some(Object::Reference(r)) => {
+            let r = *r;
+            changed.insert(r, raw_array_append(doc, r, &item, "/Fields")?);
         }
-        None => form.set("Fields", fields),
+        Some(Object::Array(_)) => {
+            let current = form_raw.value(b"Fields").unwrap_or(b"[]").to_vec();
+            let arr = append_to_array(&current, &item)
+                .ok_or_else(|| Error::Unsupported("/Fields cannot be edited".into()))?;
+            form_raw.set(b"Fields", &arr);
+        }
+        _ => form_raw.set(b"Fields", &[b"[".as_slice(), &item, b"]"].concat()),
     }
     let flags = form.get(b"SigFlags").and_then(Object::as_i64).unwrap_or(0);
-    form.set("SigFlags", flags | SIG_FLAGS);
-    Ok(name)
-}
-
-fn resolve_array(doc: &mut Document, r: ObjectId, what: &str) -> Result<Vec<Object>, Error> {
-    match doc.object(r.0)? {
-        Object::Array(a) => Ok(a),
-        _ => Err(Error::BrokenXref(format!("{what} is not an array"))),
+    if flags | SIG_FLAGS != flags || !form.has(b"SigFlags") {
+        form_raw.set(b"SigFlags", (flags | SIG_FLAGS).to_string().as_bytes());
     }
+    Ok(name)
 }
 
 /// Walks the page tree to the page with zero-based `wanted`, using `/Count`
 /// to skip whole subtrees.
-pub fn find_page(doc: &mut Document, catalog: &Dictionary, wanted: usize) -> Result<ObjectId, Error> {
+pub fn find_page(
+    doc: &mut Document,
+    catalog: &Dictionary,
+    wanted: usize,
+) -> Result<ObjectId, Error> {
     let no_page = || Error::Unsupported(format!("the document has no page {}", wanted + 1));
     let mut index = wanted;
-    let mut node = catalog.get(b"Pages").and_then(Object::as_reference).map_err(|_| no_page())?;
+    let mut node = catalog
+        .get(b"Pages")
+        .and_then(Object::as_reference)
+        .map_err(|_| no_page())?;
     for _depth in 0..64 {
         let dict = doc.resolve_dict(&Object::Reference(node), "a page tree node")?;
         if dict.get(b"Type").and_then(Object::as_name).ok() == Some(b"Page") {
@@ -277,13 +367,20 @@ pub fn find_page(doc: &mut Document, catalog: &Dictionary, wanted: usize) -> Res
         };
         let mut descended = false;
         for kid in kids {
-            let Ok(kid_ref) = kid.as_reference() else { continue };
+            let Ok(kid_ref) = kid.as_reference() else {
+                continue;
+            };
             let kd = doc.resolve_dict(&kid, "a page tree node")?;
-            let is_leaf = kd.get(b"Type").and_then(Object::as_name).ok() == Some(b"Page") || !kd.has(b"Kids");
+            let is_leaf =
+                kd.get(b"Type").and_then(Object::as_name).ok() == Some(b"Page") || !kd.has(b"Kids");
             let count = if is_leaf {
                 1
             } else {
-                kd.get(b"Count").and_then(Object::as_i64).ok().and_then(|c| usize::try_from(c).ok()).unwrap_or(0)
+                kd.get(b"Count")
+                    .and_then(Object::as_i64)
+                    .ok()
+                    .and_then(|c| usize::try_from(c).ok())
+                    .unwrap_or(0)
             };
             if index < count {
                 if is_leaf {
@@ -299,7 +396,9 @@ pub fn find_page(doc: &mut Document, catalog: &Dictionary, wanted: usize) -> Res
             return Err(no_page());
         }
     }
-    Err(Error::Unsupported("the page tree is nested too deeply".into()))
+    Err(Error::Unsupported(
+        "the page tree is nested too deeply".into(),
+    ))
 }
 
 /// The update starts on a new line so that `%%EOF` never runs into it.
@@ -323,17 +422,24 @@ impl UpdateWriter {
         if leading_eol {
             out.push(b'\n');
         }
-        UpdateWriter { base, out, offsets: BTreeMap::new(), byte_range_at: 0, hole: 0..0 }
+        UpdateWriter {
+            base,
+            out,
+            offsets: BTreeMap::new(),
+            byte_range_at: 0,
+            hole: 0..0,
+        }
     }
 
     fn offset(&self) -> u64 {
         self.base + self.out.len() as u64
     }
 
-    fn object(&mut self, (id, gen): ObjectId, obj: &Object) {
+    fn object(&mut self, (id, gen): ObjectId, body: &[u8]) {
         self.offsets.insert(id, (self.offset(), gen));
-        self.out.extend_from_slice(format!("{id} {gen} obj\n").as_bytes());
-        Writer::write_object(&mut self.out, obj).expect("writing to a Vec cannot fail");
+        self.out
+            .extend_from_slice(format!("{id} {gen} obj\n").as_bytes());
+        self.out.extend_from_slice(body);
         self.out.extend_from_slice(b"\nendobj\n");
     }
 
@@ -352,7 +458,8 @@ impl UpdateWriter {
         ] {
             if let Some(v) = value {
                 o.extend_from_slice(format!("\n/{key} ").as_bytes());
-                Writer::write_object(o, &lopdf::text_string(v)).expect("writing to a Vec cannot fail");
+                Writer::write_object(o, &lopdf::text_string(v))
+                    .expect("writing to a Vec cannot fail");
             }
         }
         o.extend_from_slice(b"\n/ByteRange ");
@@ -371,16 +478,19 @@ impl UpdateWriter {
         let xref_at = self.offset();
         self.out.extend_from_slice(b"xref\n");
         for run in runs(&self.offsets) {
-            self.out.extend_from_slice(format!("{} {}\n", run[0].0, run.len()).as_bytes());
+            self.out
+                .extend_from_slice(format!("{} {}\n", run[0].0, run.len()).as_bytes());
             for (_, (off, gen)) in run {
-                self.out.extend_from_slice(format!("{off:010} {gen:05} n\r\n").as_bytes());
+                self.out
+                    .extend_from_slice(format!("{off:010} {gen:05} n\r\n").as_bytes());
             }
         }
         let mut trailer = carried_trailer(doc);
         trailer.set("Size", i64::from(size));
         trailer.set("Prev", doc.startxref() as i64);
         self.out.extend_from_slice(b"trailer\n");
-        Writer::write_object(&mut self.out, &Object::Dictionary(trailer)).expect("writing to a Vec cannot fail");
+        Writer::write_object(&mut self.out, &Object::Dictionary(trailer))
+            .expect("writing to a Vec cannot fail");
         self.finish(xref_at)
     }
 
@@ -389,7 +499,9 @@ impl UpdateWriter {
         let xref_at = self.offset();
         self.offsets.insert(xref_id, (xref_at, 0));
         let max_offset = self.offsets.values().map(|v| v.0).max().unwrap_or(0);
-        let w1 = (1..=8).find(|&n| n == 8 || max_offset < 1u64 << (8 * n)).unwrap_or(8);
+        let w1 = (1..=8)
+            .find(|&n| n == 8 || max_offset < 1u64 << (8 * n))
+            .unwrap_or(8);
         let mut data = Vec::new();
         let mut index = Vec::new();
         for run in runs(&self.offsets) {
@@ -404,12 +516,21 @@ impl UpdateWriter {
         let mut dict = carried_trailer(doc);
         dict.set("Type", Object::Name(b"XRef".to_vec()));
         dict.set("Size", i64::from(xref_id + 1));
-        dict.set("W", vec![Object::Integer(1), Object::Integer(w1 as i64), Object::Integer(2)]);
+        dict.set(
+            "W",
+            vec![
+                Object::Integer(1),
+                Object::Integer(w1 as i64),
+                Object::Integer(2),
+            ],
+        );
         dict.set("Index", index);
         dict.set("Prev", doc.startxref() as i64);
         dict.set("Length", data.len() as i64);
-        self.out.extend_from_slice(format!("{xref_id} 0 obj\n").as_bytes());
-        Writer::write_object(&mut self.out, &Object::Dictionary(dict)).expect("writing to a Vec cannot fail");
+        self.out
+            .extend_from_slice(format!("{xref_id} 0 obj\n").as_bytes());
+        Writer::write_object(&mut self.out, &Object::Dictionary(dict))
+            .expect("writing to a Vec cannot fail");
         self.out.extend_from_slice(b"\nstream\n");
         self.out.extend_from_slice(&data);
         self.out.extend_from_slice(b"\nendstream\nendobj\n");
@@ -419,7 +540,8 @@ impl UpdateWriter {
     /// Closes the update and fills in `/ByteRange`, now that the final
     /// length is known: the two ranges are everything except the hole.
     fn finish(mut self, xref_at: u64) -> (Vec<u8>, Range<usize>) {
-        self.out.extend_from_slice(format!("\nstartxref\n{xref_at}\n%%EOF\n").as_bytes());
+        self.out
+            .extend_from_slice(format!("\nstartxref\n{xref_at}\n%%EOF\n").as_bytes());
         let a = self.base + self.hole.start as u64;
         let b = self.base + self.hole.end as u64;
         let total = self.base + self.out.len() as u64;
@@ -459,5 +581,10 @@ pub fn pdf_date(t: &DateTime<FixedOffset>) -> String {
     let off = t.offset().local_minus_utc();
     let sign = if off < 0 { '-' } else { '+' };
     let off = off.unsigned_abs();
-    format!("D:{}{sign}{:02}'{:02}'", t.format("%Y%m%d%H%M%S"), off / 3600, (off % 3600) / 60)
+    format!(
+        "D:{}{sign}{:02}'{:02}'",
+        t.format("%Y%m%d%H%M%S"),
+        off / 3600,
+        (off % 3600) / 60
+    )
 }

@@ -14,6 +14,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+pub mod worker;
+
 use chrono::{DateTime, FixedOffset};
 
 use crate::cms::{self, Cert};
@@ -57,7 +59,9 @@ impl Describe for Error {
             Error::Pdf(e) => e.code(),
             Error::Token(e) => e.code(),
             Error::Cms(e) => e.code(),
-            Error::File { source, .. } if source.kind() == std::io::ErrorKind::NotFound => "FILE_NOT_FOUND",
+            Error::File { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                "FILE_NOT_FOUND"
+            }
             Error::File { .. } => "FILE_ERROR",
             Error::PssNeedsRsa => "OPTION_PSS_NEEDS_RSA",
             Error::Log(e) => e.code(),
@@ -68,8 +72,12 @@ impl Describe for Error {
             Error::Pdf(e) => e.en(),
             Error::Token(e) => e.en(),
             Error::Cms(e) => e.en(),
-            Error::File { path, source } => format!("Cannot open or write {}: {source}.", path.display()),
-            Error::PssNeedsRsa => "RSASSA-PSS (--pss) needs an RSA key; this certificate has an EC key.".into(),
+            Error::File { path, source } => {
+                format!("Cannot open or write {}: {source}.", path.display())
+            }
+            Error::PssNeedsRsa => {
+                "RSASSA-PSS (--pss) needs an RSA key; this certificate has an EC key.".into()
+            }
             Error::Log(e) => e.en(),
         }
     }
@@ -78,8 +86,13 @@ impl Describe for Error {
             Error::Pdf(e) => e.vi(),
             Error::Token(e) => e.vi(),
             Error::Cms(e) => e.vi(),
-            Error::File { path, source } => format!("Không mở hoặc ghi được {}: {source}.", path.display()),
-            Error::PssNeedsRsa => "RSASSA-PSS (--pss) chỉ dùng được với khoá RSA; chứng thư số này dùng khoá EC.".into(),
+            Error::File { path, source } => {
+                format!("Không mở hoặc ghi được {}: {source}.", path.display())
+            }
+            Error::PssNeedsRsa => {
+                "RSASSA-PSS (--pss) chỉ dùng được với khoá RSA; chứng thư số này dùng khoá EC."
+                    .into()
+            }
             Error::Log(e) => e.vi(),
         }
     }
@@ -164,7 +177,15 @@ impl<'a> Signer<'a> {
             }
         }
         let contents_len = cms::estimate_len(options.digest, scheme, key, &cert.cert, &chain)?;
-        Ok(Signer { session, cert, chain, scheme, key, options, contents_len })
+        Ok(Signer {
+            session,
+            cert,
+            chain,
+            scheme,
+            key,
+            options,
+            contents_len,
+        })
     }
 
     /// The signing certificate.
@@ -196,7 +217,10 @@ impl<'a> Signer<'a> {
         now: DateTime<FixedOffset>,
         before_release: impl FnOnce(&Signed) -> Result<(), Error>,
     ) -> Result<Signed, Error> {
-        let file = File::open(input).map_err(|source| Error::File { path: input.to_owned(), source })?;
+        let file = File::open(input).map_err(|source| Error::File {
+            path: input.to_owned(),
+            source,
+        })?;
         let mut document = pdf::Document::open(file)?;
         let pages = pdf::page_count(&mut document)?;
         let spec = SigSpec {
@@ -214,18 +238,38 @@ impl<'a> Signer<'a> {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".kyso-")
-            .suffix(".part")
-            .tempfile_in(&dir)
-            .map_err(|source| Error::File { path: output.to_owned(), source })?;
-        let prepared = pdf::write_and_digest(&document, &update, tmp.as_file_mut(), self.options.digest)?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".kyso-").suffix(".part");
+        // tempfile creates 0600 files; a signed document is an ordinary file
+        // (0666 less the umask), like the original the user shares.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let mut tmp = builder.tempfile_in(&dir).map_err(|source| Error::File {
+            path: output.to_owned(),
+            source,
+        })?;
+        let prepared =
+            pdf::write_and_digest(&document, &update, tmp.as_file_mut(), self.options.digest)?;
 
-        let tbs = cms::ToBeSigned::new(&prepared.digest, self.options.digest, self.scheme, &self.cert.cert)?;
-        let raw = self.session.sign(&self.cert, self.scheme, self.options.digest, self.options.rsa_mechanism, tbs.bytes())?;
+        let tbs = cms::ToBeSigned::new(
+            &prepared.digest,
+            self.options.digest,
+            self.scheme,
+            &self.cert.cert,
+        )?;
+        let raw = self.session.sign(
+            &self.cert,
+            self.scheme,
+            self.options.digest,
+            self.options.rsa_mechanism,
+            tbs.bytes(),
+        )?;
         let der = tbs.assemble(&raw, &self.cert.cert, &self.chain)?;
         pdf::fill(tmp.as_file(), &prepared, &mut update, &der)?;
-        tmp.as_file().sync_all().map_err(|source| Error::File { path: output.to_owned(), source })?;
+        tmp.as_file().sync_all().map_err(|source| Error::File {
+            path: output.to_owned(),
+            source,
+        })?;
         let signed = Signed {
             output: output.to_owned(),
             field_name: update.field_name.clone(),
@@ -236,7 +280,10 @@ impl<'a> Signer<'a> {
             pages,
         };
         before_release(&signed)?;
-        tmp.persist(output).map_err(|e| Error::File { path: output.to_owned(), source: e.error })?;
+        tmp.persist(output).map_err(|e| Error::File {
+            path: output.to_owned(),
+            source: e.error,
+        })?;
         sync_dir(&dir);
         Ok(signed)
     }

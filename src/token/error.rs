@@ -27,7 +27,8 @@ impl PinState {
         } else if self.count_low {
             Some((
                 "A wrong PIN was entered recently; the token locks after a few wrong tries.".into(),
-                "Gần đây đã có lần nhập sai PIN; thiết bị ký sẽ bị khoá sau vài lần nhập sai.".into(),
+                "Gần đây đã có lần nhập sai PIN; thiết bị ký sẽ bị khoá sau vài lần nhập sai."
+                    .into(),
             ))
         } else {
             None

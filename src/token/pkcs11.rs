@@ -82,23 +82,29 @@ pub struct TokenCert {
 }
 
 impl TokenCert {
-    /// Whether the certificate can sign: an end-entity certificate with a
-    /// `CKA_ID` to find its key by.
+    /// Whether the certificate can sign documents: an end-entity
+    /// certificate whose key usage allows it, with a `CKA_ID` to find its key.
     pub fn is_signing_candidate(&self) -> bool {
-        !self.summary.is_ca && !self.id.is_empty()
+        !self.summary.is_ca && self.summary.can_sign && !self.id.is_empty()
     }
 }
 
 impl Module {
     /// Loads and initialises the module at `path`.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let load_err = |e: CkError| Error::ModuleLoad { path: path.to_owned(), reason: e.to_string() };
+        let load_err = |e: CkError| Error::ModuleLoad {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
         let ctx = Pkcs11::new(path).map_err(load_err)?;
         match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
             Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(e) => return Err(load_err(e)),
         }
-        Ok(Module { ctx: Some(ctx), path: path.to_owned() })
+        Ok(Module {
+            ctx: Some(ctx),
+            path: path.to_owned(),
+        })
     }
 
     fn ctx(&self) -> &Pkcs11 {
@@ -150,16 +156,26 @@ impl Module {
     /// Chooses a token by label or serial; with no selector, the only one.
     pub fn select(&self, selector: Option<&str>) -> Result<TokenInfo, Error> {
         let tokens = self.tokens()?;
-        let names = || tokens.iter().map(TokenInfo::display_name).collect::<Vec<_>>().join(", ");
+        let names = || {
+            tokens
+                .iter()
+                .map(TokenInfo::display_name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         match selector {
-            Some(sel) => {
-                tokens.iter().find(|t| t.label == sel || t.serial == sel).cloned().ok_or_else(|| {
-                    Error::TokenNotFound {
-                        selector: sel.to_owned(),
-                        available: if tokens.is_empty() { "none".into() } else { names() },
-                    }
-                })
-            }
+            Some(sel) => tokens
+                .iter()
+                .find(|t| t.label == sel || t.serial == sel)
+                .cloned()
+                .ok_or_else(|| Error::TokenNotFound {
+                    selector: sel.to_owned(),
+                    available: if tokens.is_empty() {
+                        "none".into()
+                    } else {
+                        names()
+                    },
+                }),
             None => match tokens.len() {
                 0 => Err(Error::NoToken),
                 1 => Ok(tokens[0].clone()),
@@ -177,7 +193,12 @@ impl Module {
     pub fn open(&self, token: &TokenInfo) -> Result<TokenSession<'_>, Error> {
         let session = self.ctx().open_ro_session(token.slot).map_err(map_err)?;
         let mechanisms = self.ctx().get_mechanism_list(token.slot).map_err(map_err)?;
-        Ok(TokenSession { module: self, session, token: token.clone(), mechanisms })
+        Ok(TokenSession {
+            module: self,
+            session,
+            token: token.clone(),
+            mechanisms,
+        })
     }
 }
 
@@ -215,7 +236,14 @@ impl TokenSession<'_> {
         for h in handles {
             let attrs = self
                 .session
-                .get_attributes(h, &[AttributeType::Value, AttributeType::Id, AttributeType::Label])
+                .get_attributes(
+                    h,
+                    &[
+                        AttributeType::Value,
+                        AttributeType::Id,
+                        AttributeType::Label,
+                    ],
+                )
                 .map_err(map_err)?;
             let (mut value, mut id, mut label) = (None, Vec::new(), String::new());
             for a in attrs {
@@ -232,7 +260,13 @@ impl TokenSession<'_> {
                 continue;
             };
             let key_visible = !id.is_empty() && self.find_private_key(&id)?.is_some();
-            certs.push(TokenCert { id, label, cert, summary, key_visible });
+            certs.push(TokenCert {
+                id,
+                label,
+                cert,
+                summary,
+                key_visible,
+            });
         }
         Ok(certs)
     }
@@ -240,10 +274,17 @@ impl TokenSession<'_> {
     /// Chooses the signing certificate: by serial (hex), `CKA_ID` (hex) or a
     /// subject substring; with no selector, the only candidate.
     pub fn select_cert(&self, selector: Option<&str>) -> Result<TokenCert, Error> {
-        let candidates: Vec<TokenCert> =
-            self.certificates()?.into_iter().filter(TokenCert::is_signing_candidate).collect();
-        let describe =
-            |c: &[&TokenCert]| c.iter().map(|c| format!("{} [{}]", c.summary.common_name, c.summary.serial)).collect::<Vec<_>>().join("; ");
+        let candidates: Vec<TokenCert> = self
+            .certificates()?
+            .into_iter()
+            .filter(TokenCert::is_signing_candidate)
+            .collect();
+        let describe = |c: &[&TokenCert]| {
+            c.iter()
+                .map(|c| format!("{} [{}]", c.summary.common_name, c.summary.serial))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
         let matching: Vec<&TokenCert> = match selector {
             None => candidates.iter().collect(),
             Some(sel) => {
@@ -276,7 +317,10 @@ impl TokenSession<'_> {
             if current.issuer == current.subject {
                 break;
             }
-            let Some(issuer) = all.iter().find(|c| c.summary.subject == current.issuer && c.summary.is_ca) else {
+            let Some(issuer) = all
+                .iter()
+                .find(|c| c.summary.subject == current.issuer && c.summary.is_ca)
+            else {
                 break;
             };
             chain.push(issuer.cert.clone());
@@ -295,10 +339,16 @@ impl TokenSession<'_> {
         }
         match self.session.login(UserType::User, pin) {
             Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
-            Err(CkError::Pkcs11(RvError::PinIncorrect | RvError::PinLenRange | RvError::PinInvalid, _)) => {
+            Err(CkError::Pkcs11(
+                RvError::PinIncorrect | RvError::PinLenRange | RvError::PinInvalid,
+                _,
+            )) => {
                 let after = self.module.pin_state(&self.token).unwrap_or(state);
                 if after.locked {
-                    Err(Error::PinIncorrect(PinState { locked: true, ..after }))
+                    Err(Error::PinIncorrect(PinState {
+                        locked: true,
+                        ..after
+                    }))
                 } else {
                     Err(Error::PinIncorrect(after))
                 }
@@ -307,10 +357,20 @@ impl TokenSession<'_> {
         }
     }
 
+    /// Logs out; errors are irrelevant because the session is reused or dropped.
+    pub fn logout(&self) {
+        if let Err(e) = self.session.logout() {
+            tracing::debug!("C_Logout: {e}");
+        }
+    }
+
     fn find_private_key(&self, id: &[u8]) -> Result<Option<cryptoki::object::ObjectHandle>, Error> {
         let found = self
             .session
-            .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(id.to_vec())])
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Id(id.to_vec()),
+            ])
             .map_err(map_err)?;
         Ok(found.into_iter().next())
     }
@@ -329,11 +389,25 @@ impl TokenSession<'_> {
         rsa: RsaMechanism,
         message: &[u8],
     ) -> Result<Vec<u8>, Error> {
-        let key = self.find_private_key(&cert.id)?.ok_or_else(|| Error::NoPrivateKey(hex::encode_upper(&cert.id)))?;
+        let key = self
+            .find_private_key(&cert.id)?
+            .ok_or_else(|| Error::NoPrivateKey(hex::encode_upper(&cert.id)))?;
         let (combined, hash_mech, mgf) = match alg {
-            DigestAlg::Sha256 => (MechanismType::SHA256_RSA_PKCS, MechanismType::SHA256, PkcsMgfType::MGF1_SHA256),
-            DigestAlg::Sha384 => (MechanismType::SHA384_RSA_PKCS, MechanismType::SHA384, PkcsMgfType::MGF1_SHA384),
-            DigestAlg::Sha512 => (MechanismType::SHA512_RSA_PKCS, MechanismType::SHA512, PkcsMgfType::MGF1_SHA512),
+            DigestAlg::Sha256 => (
+                MechanismType::SHA256_RSA_PKCS,
+                MechanismType::SHA256,
+                PkcsMgfType::MGF1_SHA256,
+            ),
+            DigestAlg::Sha384 => (
+                MechanismType::SHA384_RSA_PKCS,
+                MechanismType::SHA384,
+                PkcsMgfType::MGF1_SHA384,
+            ),
+            DigestAlg::Sha512 => (
+                MechanismType::SHA512_RSA_PKCS,
+                MechanismType::SHA512,
+                PkcsMgfType::MGF1_SHA512,
+            ),
         };
         let (mechanism, data) = match scheme {
             SigScheme::RsaPkcs1v15 => {
@@ -426,7 +500,12 @@ impl Module {
     pub fn open_rw(&self, token: &TokenInfo) -> Result<TokenSession<'_>, Error> {
         let session = self.ctx().open_rw_session(token.slot).map_err(map_err)?;
         let mechanisms = self.ctx().get_mechanism_list(token.slot).map_err(map_err)?;
-        Ok(TokenSession { module: self, session, token: token.clone(), mechanisms })
+        Ok(TokenSession {
+            module: self,
+            session,
+            token: token.clone(),
+            mechanisms,
+        })
     }
 }
 
@@ -442,10 +521,12 @@ impl TokenSession<'_> {
         }
         match self.session.set_pin(old, new) {
             Ok(()) => Ok(()),
-            Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
-                Err(Error::PinIncorrect(self.module.pin_state(&self.token).unwrap_or(state)))
+            Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(Error::PinIncorrect(
+                self.module.pin_state(&self.token).unwrap_or(state),
+            )),
+            Err(CkError::Pkcs11(RvError::PinInvalid | RvError::PinLenRange, _)) => {
+                Err(Error::PinRejected)
             }
-            Err(CkError::Pkcs11(RvError::PinInvalid | RvError::PinLenRange, _)) => Err(Error::PinRejected),
             Err(e) => Err(map_err(e)),
         }
     }
