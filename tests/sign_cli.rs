@@ -771,5 +771,9 @@ fn output_gets_the_permissions_of_an_ordinary_new_file() {
     let reference = env.path().join("reference");
     std::fs::write(&reference, b"x").expect("write");
     let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
-    assert_eq!(mode(&output), mode(&reference), "signed files must not be private-only");
+    assert_eq!(
+        mode(&output),
+        mode(&reference),
+        "signed files must not be private-only"
+    );
 }

@@ -431,7 +431,9 @@ pub(crate) async fn pair_status(
     let wait = Duration::from_secs(q.wait.unwrap_or(0)).min(MAX_WAIT);
     let _ = tokio::time::timeout(wait, rx.changed()).await;
     let mut pairings = state.inner.pairings.lock().expect("pairings lock");
-    let p = pairings.get_mut(&id).ok_or_else(ApiError::not_found)?;
+    let p = pairings
+        .get_mut(&id)
+        .ok_or_else(ApiError::unknown_pairing)?;
     if p.state == PairState::Pending && p.token.expires <= std::time::Instant::now() {
         p.state = PairState::Expired;
     }

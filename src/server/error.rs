@@ -127,6 +127,15 @@ impl ApiError {
         )
     }
 
+    pub(crate) fn unknown_pairing() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "PAIRING_NOT_FOUND",
+            "No such pairing request.",
+            "Không có yêu cầu kết nối này.",
+        )
+    }
+
     pub(crate) fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

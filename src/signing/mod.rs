@@ -220,12 +220,10 @@ impl<'a> Signer<'a> {
         // (0666 less the umask), like the original the user shares.
         #[cfg(unix)]
         builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-        let mut tmp = builder
-            .tempfile_in(&dir)
-            .map_err(|source| Error::File {
-                path: output.to_owned(),
-                source,
-            })?;
+        let mut tmp = builder.tempfile_in(&dir).map_err(|source| Error::File {
+            path: output.to_owned(),
+            source,
+        })?;
         let prepared =
             pdf::write_and_digest(&document, &update, tmp.as_file_mut(), self.options.digest)?;
 
