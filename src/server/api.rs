@@ -218,7 +218,7 @@ pub(crate) async fn upload(
         job.names
             .get(index)
             .cloned()
-            .ok_or_else(ApiError::not_found)?
+            .ok_or_else(ApiError::unknown_document)?
     };
     let doc = receive_document(&state, &id, index, &name, &headers, body).await?;
     let complete = {
@@ -312,7 +312,7 @@ pub(crate) async fn get_result(
             .documents
             .get(index)
             .and_then(Option::as_ref)
-            .ok_or_else(ApiError::not_found)?;
+            .ok_or_else(ApiError::unknown_document)?;
         (doc.output.clone(), doc.name.clone())
     };
     pdf_response(path, &name).await
@@ -422,7 +422,7 @@ pub(crate) async fn pair_status(
         let p = pairings
             .get(&id)
             .filter(|p| p.origin == origin)
-            .ok_or_else(ApiError::not_found)?;
+            .ok_or_else(ApiError::unknown_pairing)?;
         if p.state != PairState::Pending || q.wait.unwrap_or(0) == 0 {
             return Ok(Json(pair_json(p)));
         }
