@@ -20,6 +20,8 @@ pub struct Pairing {
 pub struct OriginStore {
     path: PathBuf,
     origins: BTreeMap<String, Pairing>,
+    /// The file's modification time when last read or written.
+    seen: Option<std::time::SystemTime>,
 }
 
 /// Why the store could not be read or written.
@@ -45,7 +47,20 @@ impl OriginStore {
         Ok(OriginStore {
             path: path.to_owned(),
             origins,
+            seen: modified(path),
         })
+    }
+
+    /// Re-reads the file when another process (`kyso origins revoke`)
+    /// changed it, so a revocation takes effect without a restart.
+    pub fn refresh(&mut self) {
+        let now = modified(&self.path);
+        if now != self.seen {
+            match OriginStore::load(&self.path) {
+                Ok(fresh) => *self = fresh,
+                Err(e) => tracing::warn!("cannot re-read the paired origins: {e}"),
+            }
+        }
     }
 
     /// The default location in `data_dir`.
@@ -93,7 +108,7 @@ impl OriginStore {
         Ok(removed)
     }
 
-    fn save(&self) -> Result<(), Error> {
+    fn save(&mut self) -> Result<(), Error> {
         let err = |reason: String| Error {
             path: self.path.clone(),
             reason,
@@ -104,8 +119,13 @@ impl OriginStore {
         serde_json::to_writer_pretty(&mut tmp, &self.origins).map_err(|e| err(e.to_string()))?;
         tmp.as_file().sync_all().map_err(|e| err(e.to_string()))?;
         tmp.persist(&self.path).map_err(|e| err(e.to_string()))?;
+        self.seen = modified(&self.path);
         Ok(())
     }
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// Normalises an origin as browsers send it: `scheme://host[:port]`, lower

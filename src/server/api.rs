@@ -218,7 +218,7 @@ pub(crate) async fn upload(
         job.names
             .get(index)
             .cloned()
-            .ok_or_else(ApiError::not_found)?
+            .ok_or_else(ApiError::unknown_document)?
     };
     let doc = receive_document(&state, &id, index, &name, &headers, body).await?;
     let complete = {
@@ -312,7 +312,7 @@ pub(crate) async fn get_result(
             .documents
             .get(index)
             .and_then(Option::as_ref)
-            .ok_or_else(ApiError::not_found)?;
+            .ok_or_else(ApiError::unknown_document)?;
         (doc.output.clone(), doc.name.clone())
     };
     pdf_response(path, &name).await
@@ -422,7 +422,7 @@ pub(crate) async fn pair_status(
         let p = pairings
             .get(&id)
             .filter(|p| p.origin == origin)
-            .ok_or_else(ApiError::not_found)?;
+            .ok_or_else(ApiError::unknown_pairing)?;
         if p.state != PairState::Pending || q.wait.unwrap_or(0) == 0 {
             return Ok(Json(pair_json(p)));
         }
@@ -431,7 +431,9 @@ pub(crate) async fn pair_status(
     let wait = Duration::from_secs(q.wait.unwrap_or(0)).min(MAX_WAIT);
     let _ = tokio::time::timeout(wait, rx.changed()).await;
     let mut pairings = state.inner.pairings.lock().expect("pairings lock");
-    let p = pairings.get_mut(&id).ok_or_else(ApiError::not_found)?;
+    let p = pairings
+        .get_mut(&id)
+        .ok_or_else(ApiError::unknown_pairing)?;
     if p.state == PairState::Pending && p.token.expires <= std::time::Instant::now() {
         p.state = PairState::Expired;
     }

@@ -127,6 +127,24 @@ impl ApiError {
         )
     }
 
+    pub(crate) fn unknown_document() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "DOCUMENT_NOT_FOUND",
+            "The job has no document at that position.",
+            "Yêu cầu ký không có văn bản ở vị trí này.",
+        )
+    }
+
+    pub(crate) fn unknown_pairing() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "PAIRING_NOT_FOUND",
+            "No such pairing request.",
+            "Không có yêu cầu kết nối này.",
+        )
+    }
+
     pub(crate) fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

@@ -79,11 +79,11 @@ pub(crate) fn classify(state: &AppState, headers: &HeaderMap) -> Caller {
         .allowed_origins
         .iter()
         .any(|a| origins::normalize(a).as_deref() == Some(&origin));
-    let paired = inner
-        .origins
-        .lock()
-        .expect("origins lock")
-        .contains(&origin);
+    let paired = {
+        let mut store = inner.origins.lock().expect("origins lock");
+        store.refresh();
+        store.contains(&origin)
+    };
     if allowed || paired {
         Caller::Trusted(origin)
     } else {
