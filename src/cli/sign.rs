@@ -112,6 +112,7 @@ pub(super) fn run(
         bar
     });
     let mut failed: Vec<&'static str> = Vec::new();
+    let mut signed_count = 0usize;
     let operation = if jobs.len() > 1 {
         Operation::BatchSign
     } else {
@@ -153,6 +154,7 @@ pub(super) fn run(
         }
         match result {
             Ok(signed) => {
+                signed_count += 1;
                 let line = format!(
                     "signed {} -> {} ({})",
                     input.display(),
@@ -191,7 +193,9 @@ pub(super) fn run(
     Ok(match (failed.len(), jobs.len()) {
         (0, _) => exit::OK,
         (_, 1) => exit_code_for(failed[0]),
-        (n, total) => {
+        // A fatal error stops the batch: the documents not tried count too.
+        (_, total) => {
+            let n = total - signed_count;
             report(
                 &format!("{} of {total} documents were not signed.", n),
                 &format!("{} trên {total} văn bản chưa được ký.", n),
