@@ -1115,3 +1115,22 @@ fn a_log_that_fails_mid_batch_releases_nothing_more() {
         .collect();
     assert!(released.is_empty(), "{released:?}");
 }
+
+#[test]
+fn a_login_followed_by_a_refusal_is_still_recorded() {
+    // The successful login's entry is committed with the first document's;
+    // when the run stops before any document, it is committed on the way out.
+    let env = TestEnv::new(Signer::Ec);
+    let a = copy_fixture("pdftex.pdf", env.path());
+    let mut cmd = kyso(&env, &["sign", "--pss", "--pin-stdin", "-o"]);
+    cmd.arg(env.path().join("o.pdf")).arg(&a);
+    let o = run_with_stdin(&mut cmd, format!("{USER_PIN}\n").as_bytes());
+    assert_refused(&o, "OPTION_PSS_NEEDS_RSA", 2);
+    let log = entries(&env);
+    assert_eq!(log.len(), 1, "{log:#?}");
+    assert_eq!(
+        (log[0]["operation"].as_str(), log[0]["outcome"].as_str()),
+        (Some("login"), Some("ok"))
+    );
+    run_ok(&mut kyso(&env, &["log", "verify"]));
+}

@@ -49,6 +49,8 @@ pub(super) struct Recorder {
     job_id: String,
     token: Option<TokenRef>,
     cert: Option<CertRef>,
+    /// Entries committed together with the next write (see [`Recorder::defer`]).
+    pending: std::sync::Mutex<Vec<NewEntry>>,
 }
 
 impl Recorder {
@@ -69,6 +71,7 @@ impl Recorder {
                 job_id,
                 token: None,
                 cert: None,
+                pending: Default::default(),
             });
         }
         let log = open_log(config)?;
@@ -94,6 +97,7 @@ impl Recorder {
             job_id,
             token: None,
             cert: None,
+            pending: Default::default(),
         })
     }
 
@@ -137,9 +141,53 @@ impl Recorder {
     /// Commits `entry`; returns its id (`None` when the bench turned the
     /// log off).
     pub(super) fn record(&self, entry: NewEntry) -> Result<Option<i64>, usage_log::Error> {
-        match &self.log {
-            Some(log) => log.record(entry).map(Some),
-            None => Ok(None),
+        Ok(self.record_all(vec![entry])?.pop().flatten())
+    }
+
+    /// Queues `entry` to be committed in the same transaction as the next
+    /// write, ahead of it, or when the recorder is dropped. For a successful
+    /// login before signing: it saves a disk flush, and until the next write
+    /// nothing has been released, so a crash loses no released file's
+    /// entry. Failures are never deferred.
+    pub(super) fn defer(&self, entry: NewEntry) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(entry);
+    }
+}
+
+impl Recorder {
+    /// Commits `entries` in one transaction; their ids (`None` each when
+    /// the bench turned the log off).
+    pub(super) fn record_all(
+        &self,
+        entries: Vec<NewEntry>,
+    ) -> Result<Vec<Option<i64>>, usage_log::Error> {
+        let Some(log) = &self.log else {
+            return Ok(vec![None; entries.len()]);
+        };
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let skip = pending.len();
+        let all: Vec<NewEntry> = pending.iter().cloned().chain(entries).collect();
+        let ids = log.record_all(all)?;
+        pending.clear();
+        Ok(ids.into_iter().skip(skip).map(Some).collect())
+    }
+}
+
+impl Drop for Recorder {
+    /// Commits a deferred entry that no later write took along.
+    fn drop(&mut self) {
+        let pending = std::mem::take(self.pending.get_mut().unwrap_or_else(|p| p.into_inner()));
+        if let (Some(log), false) = (&self.log, pending.is_empty()) {
+            if let Err(e) = log.record_all(pending) {
+                tracing::error!("usage log: a deferred entry could not be written: {e}");
+                report(
+                    &format!("Warning: the usage log could not record the login: {e}"),
+                    "Cảnh báo: không ghi được lần đăng nhập vào nhật ký sử dụng.",
+                );
+            }
         }
     }
 }

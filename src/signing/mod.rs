@@ -8,8 +8,9 @@
 //!
 //! The output appears only after the final rename; any failure before it
 //! drops the temp file, so the output path is never half-written. The
-//! rename is the release point: [`Signer::sign_file_then`] runs the caller's
-//! hook (the usage log's durable commit) just before it.
+//! rename is the release point: [`Signer::sign_to_temp`] stops before it,
+//! so a caller can commit its usage-log entry first and then
+//! [`Unreleased::release`] the file.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -48,9 +49,6 @@ pub enum Error {
     /// RSASSA-PSS was asked for with a non-RSA key.
     #[error("PSS needs an RSA key")]
     PssNeedsRsa,
-    /// The usage log refused the entry, so the output was not released.
-    #[error(transparent)]
-    Log(#[from] crate::usage_log::Error),
 }
 
 impl Describe for Error {
@@ -64,7 +62,6 @@ impl Describe for Error {
             }
             Error::File { .. } => "FILE_ERROR",
             Error::PssNeedsRsa => "OPTION_PSS_NEEDS_RSA",
-            Error::Log(e) => e.code(),
         }
     }
     fn en(&self) -> String {
@@ -78,7 +75,6 @@ impl Describe for Error {
             Error::PssNeedsRsa => {
                 "RSASSA-PSS (--pss) needs an RSA key; this certificate has an EC key.".into()
             }
-            Error::Log(e) => e.en(),
         }
     }
     fn vi(&self) -> String {
@@ -93,7 +89,6 @@ impl Describe for Error {
                 "RSASSA-PSS (--pss) chỉ dùng được với khoá RSA; chứng thư số này dùng khoá EC."
                     .into()
             }
-            Error::Log(e) => e.vi(),
         }
     }
 }
@@ -201,22 +196,20 @@ impl<'a> Signer<'a> {
         doc: &DocOptions,
         now: DateTime<FixedOffset>,
     ) -> Result<Signed, Error> {
-        self.sign_file_then(input, output, doc, now, |_| Ok(()))
+        self.sign_to_temp(input, output, doc, now)?.release()
     }
 
-    /// As [`Signer::sign_file`], calling `before_release` once the signed
-    /// file is complete and fsynced, just before the rename that makes it
-    /// appear at `output`. If the hook fails the output is never released
-    /// and its error is returned. The usage log commits its entry here, so
-    /// every file that reaches the caller has one, even across a crash.
-    pub fn sign_file_then(
+    /// Signs `input` into a temp file beside `output`, which appears at
+    /// `output` only when [`Unreleased::release`] renames it there. Lets a
+    /// caller commit what it must (the usage log) before the release, and
+    /// sign the next document meanwhile.
+    pub fn sign_to_temp(
         &self,
         input: &Path,
         output: &Path,
         doc: &DocOptions,
         now: DateTime<FixedOffset>,
-        before_release: impl FnOnce(&Signed) -> Result<(), Error>,
-    ) -> Result<Signed, Error> {
+    ) -> Result<Unreleased, Error> {
         let file = File::open(input).map_err(|source| Error::File {
             path: input.to_owned(),
             source,
@@ -266,10 +259,6 @@ impl<'a> Signer<'a> {
         )?;
         let der = tbs.assemble(&raw, &self.cert.cert, &self.chain)?;
         pdf::fill(tmp.as_file(), &prepared, &mut update, &der)?;
-        tmp.as_file().sync_all().map_err(|source| Error::File {
-            path: output.to_owned(),
-            source,
-        })?;
         let signed = Signed {
             output: output.to_owned(),
             field_name: update.field_name.clone(),
@@ -279,18 +268,53 @@ impl<'a> Signer<'a> {
             output_sha256: hex::encode_upper(prepared.output_sha256(&update)),
             pages,
         };
-        before_release(&signed)?;
-        tmp.persist(output).map_err(|e| Error::File {
-            path: output.to_owned(),
-            source: e.error,
-        })?;
-        sync_dir(&dir);
-        Ok(signed)
+        Ok(Unreleased { tmp, dir, signed })
     }
 
     /// The key type, for display.
     pub fn key(&self) -> KeyKind {
         self.key
+    }
+}
+
+/// A signed document in a temp file beside its output, not yet visible at
+/// the output path. Dropping it deletes the temp file.
+pub struct Unreleased {
+    tmp: tempfile::NamedTempFile,
+    dir: PathBuf,
+    signed: Signed,
+}
+
+impl Unreleased {
+    /// What was signed (the output's hash and size are final).
+    pub fn signed(&self) -> &Signed {
+        &self.signed
+    }
+
+    /// Flushes the signed bytes to disk.
+    pub fn sync(&self) -> Result<(), Error> {
+        self.tmp.as_file().sync_all().map_err(|source| Error::File {
+            path: self.signed.output.clone(),
+            source,
+        })
+    }
+
+    /// Renames the (synced) file to its output path and makes the rename
+    /// durable: the release.
+    pub fn rename(self) -> Result<Signed, Error> {
+        let output = self.signed.output.clone();
+        self.tmp.persist(&output).map_err(|e| Error::File {
+            path: output.clone(),
+            source: e.error,
+        })?;
+        sync_dir(&self.dir);
+        Ok(self.signed)
+    }
+
+    /// Syncs and renames.
+    pub fn release(self) -> Result<Signed, Error> {
+        self.sync()?;
+        self.rename()
     }
 }
 
