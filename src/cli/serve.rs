@@ -70,6 +70,13 @@ pub(super) fn run(
         .build()
         .map_err(|e| Failure::new("INTERNAL", e.to_string(), e.to_string()))?;
     let port = settings.port;
+    if demo {
+        eprintln!(
+            "Demo mode: the token is the SoftHSM2 demo token, PIN {}. · Chế độ thử nghiệm: mã PIN là {}.",
+            crate::demo::PIN,
+            crate::demo::PIN
+        );
+    }
     runtime
         .block_on(server::serve(settings, worker, ServeOptions { data_dir, demo }))
         .map_err(|e| match e {
