@@ -768,3 +768,53 @@ fn port_in_use_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(9), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("[SERVE_PORT_IN_USE]"));
 }
+
+#[test]
+fn serve_demo_gives_a_newcomer_the_whole_flow() {
+    let dir = temp_dir();
+    let home = dir.path().join("home");
+    let port = free_port();
+    let mut cmd = std::process::Command::new(kyso_bin());
+    cmd.envs(home_env(&home))
+        .env_remove("SOFTHSM2_CONF")
+        .env_remove("KYSO_PKCS11_MODULE");
+    cmd.args(["--demo", "serve", "--port", &port.to_string()]);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _daemon = Kill(cmd.spawn().expect("spawn"));
+    let host = [("Host".to_string(), format!("127.0.0.1:{port}"))];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let index = loop {
+        if let Ok(r) = raw_request(port, "GET", "/", &host, b"") {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "kyso serve --demo did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let text = index.text();
+    assert!(
+        text.contains("KYSO DEMO"),
+        "the demo token was created and is shown: {text}"
+    );
+    let demo_port = port + 1;
+    assert!(
+        text.contains(&format!("http://127.0.0.1:{demo_port}/")),
+        "link to the demo site: {text}"
+    );
+    let site_host = [("Host".to_string(), format!("127.0.0.1:{demo_port}"))];
+    let page = raw_request(demo_port, "GET", "/", &site_host, b"").expect("demo site");
+    assert!(
+        page.text().contains("Phần mềm quản lý văn bản"),
+        "{}",
+        page.text()
+    );
+    let sdk = raw_request(demo_port, "GET", "/kyso.js", &site_host, b"").expect("sdk");
+    assert!(sdk.text().contains("export function createClient"));
+}
