@@ -818,3 +818,94 @@ fn serve_demo_gives_a_newcomer_the_whole_flow() {
     let sdk = raw_request(demo_port, "GET", "/kyso.js", &site_host, b"").expect("sdk");
     assert!(sdk.text().contains("export function createClient"));
 }
+
+#[test]
+fn consent_window_shows_the_pin_state_from_the_token_flags() {
+    let (env, shim) = TestEnv::with_shim(Signer::Personal);
+    shim.set_flags(&[PinFlag::FinalTry]);
+    let d = Daemon::start(&env.hsm, &["--allow-origin", SITE]);
+    let input = copy_fixture("libreoffice.pdf", env.path());
+    let job = d.submit(&input, Some(SITE)).json();
+    let url = job["consent_url"].as_str().unwrap();
+    let page = d
+        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
+        .text();
+    assert!(
+        page.contains("<strong id=\"pin-state\">còn một lần thử</strong>"),
+        "{page}"
+    );
+    assert!(page.contains("sẽ khoá thiết bị ký"), "{page}");
+    shim.set_flags(&[]);
+    let page = d
+        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
+        .text();
+    assert!(
+        page.contains("<strong id=\"pin-state\">bình thường</strong>"),
+        "{page}"
+    );
+}
+
+#[test]
+fn tls_on_loopback_with_a_generated_certificate() {
+    let env = TestEnv::new(Signer::Personal);
+    let d = Daemon::start_tls(&env.hsm, &["--allow-origin", SITE]);
+    let cert = d.home.join(".local/share/kyso/tls/cert.pem");
+    let out = run(std::process::Command::new("curl")
+        .args(["-sS", "--cacert"])
+        .arg(&cert)
+        .args([
+            "-H",
+            "X-Kyso-Request: 1",
+            "-H",
+            &format!("Origin: {SITE}"),
+            &format!("https://127.0.0.1:{}/v1/hello", d.port),
+        ]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let hello: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(hello["service"], "kyso");
+    assert_eq!(hello["paired"], true);
+    // Plain HTTP to the TLS port gets nothing useful.
+    let plain = raw_request(
+        d.port,
+        "GET",
+        "/v1/hello",
+        &[("Host".into(), format!("127.0.0.1:{}", d.port))],
+        b"",
+    );
+    assert!(plain.map(|r| r.status != 200).unwrap_or(true));
+}
+
+#[test]
+fn open_browser_opens_the_consent_window_for_local_programs() {
+    let env = TestEnv::new(Signer::Personal);
+    // A stand-in xdg-open records the URL it was asked to open.
+    let bin = env.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let record = env.path().join("opened.txt");
+    let script = bin.join("xdg-open");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", record.display()),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let d = Daemon::start_with_env(&env.hsm, &["--open-browser"], &[("PATH", &path)]);
+    let input = copy_fixture("libreoffice.pdf", env.path());
+    let job = d.submit(&input, None).json();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !record.exists() {
+        assert!(Instant::now() < deadline, "xdg-open was not called");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let opened = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(opened.trim(), job["consent_url"].as_str().unwrap());
+}

@@ -239,6 +239,23 @@ fn consent_form(state: &AppState, id: &str, lang: Lang, token: &TokenStatus) -> 
         }
     }
     if let Some(t) = &token.token {
+        let pin_state = if t.pin.locked {
+            lang.t("đã bị khoá", "locked")
+        } else if t.pin.final_try {
+            lang.t("còn một lần thử", "one try left")
+        } else if t.pin.count_low {
+            lang.t("đã có lần nhập sai", "a wrong PIN was entered recently")
+        } else {
+            lang.t("bình thường", "normal")
+        };
+        b.push_str(&format!(
+            "<p class=\"pinstate\">{} <strong>{}</strong> ({}) · {} <strong id=\"pin-state\">{}</strong></p>",
+            lang.t("Thiết bị ký:", "Token:"),
+            esc(&t.label),
+            esc(&t.serial),
+            lang.t("Trạng thái PIN:", "PIN state:"),
+            pin_state
+        ));
         if let Some((en, vi)) = t.pin.warning() {
             b.push_str(&format!(
                 "<p class=\"warning\" role=\"alert\">{}</p>",

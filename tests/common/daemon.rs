@@ -32,10 +32,27 @@ impl Daemon {
     /// Starts `kyso serve --port P <extra>` against `hsm` and waits until it
     /// answers `GET /v1/hello`.
     pub fn start(hsm: &SoftHsm, extra: &[&str]) -> Daemon {
+        Daemon::start_with_env(hsm, extra, &[])
+    }
+
+    /// As [`Daemon::start`] with `--tls`; readiness is checked over HTTPS.
+    pub fn start_tls(hsm: &SoftHsm, extra: &[&str]) -> Daemon {
+        let mut args = vec!["--tls"];
+        args.extend_from_slice(extra);
+        Daemon::spawn(hsm, &args, &[], true)
+    }
+
+    /// As [`Daemon::start`] with extra environment variables.
+    pub fn start_with_env(hsm: &SoftHsm, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
+        Daemon::spawn(hsm, extra, env, false)
+    }
+
+    fn spawn(hsm: &SoftHsm, extra: &[&str], env: &[(&str, &str)], tls: bool) -> Daemon {
         let port = free_port();
         let log = hsm.base_dir().join(format!("daemon-{port}.log"));
         let mut cmd = kyso_cmd(hsm);
         cmd.args(["serve", "--port", &port.to_string()]).args(extra);
+        cmd.envs(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         cmd.stdin(Stdio::null()).stdout(Stdio::null());
         cmd.stderr(std::fs::File::create(&log).expect("log file"));
         let child = cmd.spawn().expect("spawn kyso serve");
@@ -47,10 +64,15 @@ impl Daemon {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(r) = daemon.try_request("GET", "/v1/hello", &[("X-Kyso-Request", "1")], b"") {
-                if r.status == 200 {
-                    return daemon;
-                }
+            let up = if tls {
+                // The handshake succeeding is enough: HTTPS is checked by the test.
+                let cert = daemon.home.join(".local/share/kyso/tls/cert.pem");
+                cert.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            } else {
+                matches!(daemon.try_request("GET", "/v1/hello", &[("X-Kyso-Request", "1")], b""), Ok(r) if r.status == 200)
+            };
+            if up {
+                return daemon;
             }
             assert!(
                 Instant::now() < deadline,
