@@ -378,12 +378,12 @@ pub(crate) async fn submit(
     let token = state.inner.worker.status().await;
     let ask_every_time = form.ask_every_time.is_some();
     if let Some(t) = &token.token {
-        let mut prefs = state.inner.ask_every_time.lock().expect("prefs lock");
-        if ask_every_time {
-            prefs.insert(t.serial.clone());
-        } else {
-            prefs.remove(&t.serial);
-        }
+        state
+            .inner
+            .ask_every_time
+            .lock()
+            .expect("prefs lock")
+            .set(&t.serial, ask_every_time);
     }
     match jobs::run(&state, &id, pin, ask_every_time).await {
         RunResult::Done => {

@@ -152,6 +152,7 @@ pub async fn serve(
     } else {
         None
     };
+    let prefs = state::PinPrefs::load(opts.data_dir.join("pin-prefs.json"));
     let state = AppState::new(
         settings,
         worker,
@@ -159,6 +160,7 @@ pub async fn serve(
         base_url.clone(),
         self_origins,
         demo_url.clone(),
+        prefs,
     )
     .map_err(|e| StartError::Other(e.to_string()))?;
     let pruner = state.clone();
