@@ -461,6 +461,18 @@ fn cached_login_skips_the_pin_until_ask_every_time() {
         page.contains("name=\"ask_every_time\" value=\"1\" checked"),
         "{page}"
     );
+    // The choice survives a restart of the daemon.
+    drop(d);
+    let d = Daemon::start(&env.hsm, &["--allow-origin", SITE]);
+    let job = d.submit(&input, Some(SITE)).json();
+    let url = job["consent_url"].as_str().unwrap();
+    let page = d
+        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
+        .text();
+    assert!(
+        page.contains("name=\"ask_every_time\" value=\"1\" checked"),
+        "{page}"
+    );
 }
 
 #[test]
