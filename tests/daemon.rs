@@ -921,3 +921,19 @@ fn open_browser_opens_the_consent_window_for_local_programs() {
     let opened = std::fs::read_to_string(&record).unwrap();
     assert_eq!(opened.trim(), job["consent_url"].as_str().unwrap());
 }
+
+#[test]
+fn expired_certificate_is_refused_in_the_window() {
+    let env = TestEnv::new(Signer::Expired);
+    let d = Daemon::start(&env.hsm, &["--allow-origin", SITE]);
+    let input = copy_fixture("libreoffice.pdf", env.path());
+    let job = d.submit(&input, Some(SITE)).json();
+    let page = d.answer_consent(&job, "approve", Some(USER_PIN), &[]);
+    assert!(
+        page.text().contains("data-code=\"CERT_EXPIRED\""),
+        "{}",
+        page.text()
+    );
+    let j = d.wait_job(job["job_id"].as_str().unwrap(), Some(SITE));
+    assert_eq!(j["error"]["code"], "CERT_EXPIRED", "{j}");
+}

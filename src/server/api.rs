@@ -53,12 +53,8 @@ impl ApiSignOptions {
 
 /// `GET /v1/hello`: open to every origin, so a page can tell "Kyso is
 /// running but this site is not paired" from "Kyso is not running".
-pub(crate) async fn hello(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> Json<serde_json::Value> {
+pub(crate) async fn hello(Extension(caller): Extension<Caller>) -> Json<serde_json::Value> {
     let paired = matches!(caller, Caller::Trusted(_) | Caller::Local);
-    let _ = state;
     Json(serde_json::json!({
         "service": "kyso",
         "version": env!("CARGO_PKG_VERSION"),

@@ -46,6 +46,28 @@ pub enum Error {
     /// RSASSA-PSS was asked for with a non-RSA key.
     #[error("PSS needs an RSA key")]
     PssNeedsRsa,
+    /// The certificate is outside its validity period.
+    #[error("the certificate is valid from {not_before} to {not_after}, not now")]
+    CertNotValid {
+        /// Start of validity.
+        not_before: DateTime<chrono::Utc>,
+        /// End of validity.
+        not_after: DateTime<chrono::Utc>,
+    },
+}
+
+/// Refuses a certificate that is not valid at `now`: a signature made with
+/// it would be invalid, so the user is told before typing a PIN.
+pub fn check_validity(cert: &TokenCert, now: DateTime<chrono::Utc>) -> Result<(), Error> {
+    let s = &cert.summary;
+    if s.is_valid_at(now) {
+        Ok(())
+    } else {
+        Err(Error::CertNotValid {
+            not_before: s.not_before,
+            not_after: s.not_after,
+        })
+    }
 }
 
 impl Describe for Error {
@@ -59,6 +81,7 @@ impl Describe for Error {
             }
             Error::File { .. } => "FILE_ERROR",
             Error::PssNeedsRsa => "OPTION_PSS_NEEDS_RSA",
+            Error::CertNotValid { .. } => "CERT_EXPIRED",
         }
     }
     fn en(&self) -> String {
@@ -72,6 +95,11 @@ impl Describe for Error {
             Error::PssNeedsRsa => {
                 "RSASSA-PSS (--pss) needs an RSA key; this certificate has an EC key.".into()
             }
+            Error::CertNotValid { not_before, not_after } => format!(
+                "The certificate is not valid now (valid {} to {}); a signature made with it would be invalid.",
+                not_before.format("%Y-%m-%d"),
+                not_after.format("%Y-%m-%d")
+            ),
         }
     }
     fn vi(&self) -> String {
@@ -86,6 +114,11 @@ impl Describe for Error {
                 "RSASSA-PSS (--pss) chỉ dùng được với khoá RSA; chứng thư số này dùng khoá EC."
                     .into()
             }
+            Error::CertNotValid { not_before, not_after } => format!(
+                "Chứng thư số không còn hiệu lực (hiệu lực từ {} đến {}); chữ ký tạo bằng nó sẽ không hợp lệ.",
+                not_before.format("%d/%m/%Y"),
+                not_after.format("%d/%m/%Y")
+            ),
         }
     }
 }

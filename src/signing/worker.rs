@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset};
 use tokio::sync::oneshot;
 
-use super::{DocOptions, Error, KeyOptions, Signed, Signer};
+use super::{DocOptions, KeyOptions, Signed, Signer};
 use crate::certinfo::CertSummary;
 use crate::cms::Cert;
 use crate::describe::Describe;
@@ -352,10 +352,8 @@ fn sign_with(
         Ok(cert) => cert,
         Err(e) => return fail(&e),
     };
-    if !cert.summary.is_valid_at(chrono::Utc::now()) {
-        return fail(&Error::Token(token::Error::CertNotFound(
-            "a currently valid certificate".into(),
-        )));
+    if let Err(e) = super::check_validity(&cert, chrono::Utc::now()) {
+        return fail(&e);
     }
     if !c.logged_in {
         let state = match module.pin_state(&c.token) {
