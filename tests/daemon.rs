@@ -266,15 +266,9 @@ fn consent_tokens_are_one_time_bound_and_expire() {
     let url_a = a["consent_url"].as_str().unwrap().to_string();
     let t_a = url_a.split("t=").nth(1).unwrap().to_string();
     let id_b = b["job_id"].as_str().unwrap();
-    let self_origin = d.base();
     let post = |id: &str, t: &str| {
-        d.request(
-            "POST",
+        d.post_form(
             &format!("/consent/{id}"),
-            &[
-                ("Origin", &self_origin),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
             format!("t={t}&decision=approve&pin={USER_PIN}").as_bytes(),
         )
     };
@@ -443,9 +437,7 @@ fn cached_login_skips_the_pin_until_ask_every_time() {
     let input = copy_fixture("libreoffice.pdf", env.path());
     let job = d.submit(&input, Some(SITE)).json();
     let url = job["consent_url"].as_str().unwrap();
-    let page = d
-        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
-        .text();
+    let page = d.page(url).text();
     assert!(!page.contains("name=\"pin\""), "{page}");
     let done = d.answer_consent(&job, "approve", None, &[("ask_every_time", "1")]);
     assert!(done.text().contains("id=\"done\""), "{}", done.text());
@@ -453,9 +445,7 @@ fn cached_login_skips_the_pin_until_ask_every_time() {
     // "Ask PIN every time" logged out after that job: the next one asks.
     let job = d.submit(&input, Some(SITE)).json();
     let url = job["consent_url"].as_str().unwrap();
-    let page = d
-        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
-        .text();
+    let page = d.page(url).text();
     assert!(page.contains("name=\"pin\""), "{page}");
     assert!(
         page.contains("name=\"ask_every_time\" value=\"1\" checked"),
@@ -466,9 +456,7 @@ fn cached_login_skips_the_pin_until_ask_every_time() {
     let d = Daemon::start(&env.hsm, &["--allow-origin", SITE]);
     let job = d.submit(&input, Some(SITE)).json();
     let url = job["consent_url"].as_str().unwrap();
-    let page = d
-        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
-        .text();
+    let page = d.page(url).text();
     assert!(
         page.contains("name=\"ask_every_time\" value=\"1\" checked"),
         "{page}"
@@ -524,20 +512,12 @@ fn token_pulled_during_signing_leaves_no_result() {
     let input = copy_fixture("libreoffice.pdf", env.path());
     let job = d.submit(&input, Some(SITE)).json();
     let url = job["consent_url"].as_str().unwrap().to_string();
-    let page = d
-        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
-        .text();
+    let page = d.page(&url).text();
     let t = hidden_field(&page, "t").unwrap();
     shim.set_removed(true);
     let id = job["job_id"].as_str().unwrap();
-    let origin = d.base();
-    let r = d.request(
-        "POST",
+    let r = d.post_form(
         &format!("/consent/{id}"),
-        &[
-            ("Origin", &origin),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
         format!("t={t}&decision=approve").as_bytes(),
     );
     assert!(r.text().contains("TOKEN_"), "{}", r.text());
@@ -654,23 +634,15 @@ fn pairing_persists_and_can_be_revoked() {
     assert_eq!(r.header("access-control-allow-origin"), Some(site));
     let pairing = r.json();
     let url = pairing["consent_url"].as_str().unwrap();
-    let page = d
-        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
-        .text();
+    let page = d.page(url).text();
     assert!(
         page.contains(site) && page.contains("muốn dùng thiết bị ký số của bạn"),
         "{page}"
     );
     let t = hidden_field(&page, "t").unwrap();
     let id = pairing["pair_id"].as_str().unwrap();
-    let origin = d.base();
-    let done = d.request(
-        "POST",
+    let done = d.post_form(
         &format!("/pair/{id}"),
-        &[
-            ("Origin", &origin),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
         format!("t={t}&decision=approve").as_bytes(),
     );
     assert!(done.text().contains("id=\"done\""), "{}", done.text());
@@ -711,19 +683,11 @@ fn pairing_denied_is_reported_to_the_page() {
         )
         .json();
     let url = r["consent_url"].as_str().unwrap();
-    let page = d
-        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
-        .text();
+    let page = d.page(url).text();
     let t = hidden_field(&page, "t").unwrap();
     let id = r["pair_id"].as_str().unwrap();
-    let origin = d.base();
-    d.request(
-        "POST",
+    d.post_form(
         &format!("/pair/{id}"),
-        &[
-            ("Origin", &origin),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
         format!("t={t}&decision=deny").as_bytes(),
     );
     let st = d
@@ -743,7 +707,7 @@ fn consent_window_cannot_be_framed_and_has_a_strict_csp() {
     let input = copy_fixture("libreoffice.pdf", env.path());
     let job = d.submit(&input, Some(SITE)).json();
     let url = job["consent_url"].as_str().unwrap();
-    let page = d.request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"");
+    let page = d.page(url);
     let csp = page.header("content-security-policy").unwrap();
     assert!(
         csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
@@ -839,18 +803,14 @@ fn consent_window_shows_the_pin_state_from_the_token_flags() {
     let input = copy_fixture("libreoffice.pdf", env.path());
     let job = d.submit(&input, Some(SITE)).json();
     let url = job["consent_url"].as_str().unwrap();
-    let page = d
-        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
-        .text();
+    let page = d.page(url).text();
     assert!(
         page.contains("<strong id=\"pin-state\">còn một lần thử</strong>"),
         "{page}"
     );
     assert!(page.contains("sẽ khoá thiết bị ký"), "{page}");
     shim.set_flags(&[]);
-    let page = d
-        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
-        .text();
+    let page = d.page(url).text();
     assert!(
         page.contains("<strong id=\"pin-state\">bình thường</strong>"),
         "{page}"

@@ -156,10 +156,7 @@ impl Daemon {
         let url = job["consent_url"]
             .as_str()
             .unwrap_or_else(|| panic!("no consent_url in {job}"));
-        let path = url
-            .strip_prefix(&self.base())
-            .expect("consent on our origin");
-        let page = self.request("GET", path, &[], b"");
+        let page = self.page(url);
         assert_eq!(page.status, 200, "{}", page.text());
         let t = hidden_field(&page.text(), "t").expect("one-time token in the form");
         let id = job["job_id"].as_str().expect("job id");
@@ -170,16 +167,29 @@ impl Daemon {
         for (k, v) in extra {
             form.push_str(&format!("&{k}={v}"));
         }
+        self.post_form(&format!("/consent/{id}"), form.as_bytes())
+    }
+
+    /// Posts a form to one of Kyso's windows, as the window itself does.
+    pub fn post_form(&self, path: &str, form: &[u8]) -> Response {
         let origin = self.base();
         self.request(
             "POST",
-            &format!("/consent/{id}"),
+            path,
             &[
                 ("Origin", &origin),
                 ("Content-Type", "application/x-www-form-urlencoded"),
             ],
-            form.as_bytes(),
+            form,
         )
+    }
+
+    /// Opens a URL on Kyso's own origin (a consent or pairing link).
+    pub fn page(&self, url: &str) -> Response {
+        let path = url
+            .strip_prefix(&self.base())
+            .unwrap_or_else(|| panic!("{url} is not on Kyso's origin"));
+        self.request("GET", path, &[], b"")
     }
 
     /// Long-polls a job until it leaves `state`.
