@@ -1,6 +1,7 @@
 //! The `kyso` command line: dispatch per subcommand, PIN prompting, and the
 //! mapping from error codes to exit codes. No domain logic lives here.
 
+mod appearance;
 pub mod args;
 mod output;
 mod sign;
@@ -47,6 +48,7 @@ pub fn exit_code_for(code: &str) -> u8 {
         }
         c if c.starts_with("FILE_") || c == "IO_ERROR" => exit::FILE,
         c if c.starts_with("OPTION_") || c.starts_with("CONFIG_") => exit::USAGE,
+        c if c.starts_with("APPEARANCE_") => exit::USAGE,
         _ => exit::INTERNAL,
     }
 }

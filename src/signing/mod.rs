@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::appearance::{self, AppearanceRequest};
 use crate::cms::{self, Cert};
 use crate::describe::Describe;
 use crate::pdf::{self, Placement, SigSpec};
@@ -44,6 +45,9 @@ pub enum Error {
     /// RSASSA-PSS was asked for with a non-RSA key.
     #[error("PSS needs an RSA key")]
     PssNeedsRsa,
+    /// The visible signature could not be drawn.
+    #[error(transparent)]
+    Appearance(#[from] appearance::Error),
 }
 
 impl Describe for Error {
@@ -57,6 +61,7 @@ impl Describe for Error {
             }
             Error::File { .. } => "FILE_ERROR",
             Error::PssNeedsRsa => "OPTION_PSS_NEEDS_RSA",
+            Error::Appearance(e) => e.code(),
         }
     }
     fn en(&self) -> String {
@@ -70,6 +75,7 @@ impl Describe for Error {
             Error::PssNeedsRsa => {
                 "RSASSA-PSS (--pss) needs an RSA key; this certificate has an EC key.".into()
             }
+            Error::Appearance(e) => e.en(),
         }
     }
     fn vi(&self) -> String {
@@ -84,6 +90,7 @@ impl Describe for Error {
                 "RSASSA-PSS (--pss) chỉ dùng được với khoá RSA; chứng thư số này dùng khoá EC."
                     .into()
             }
+            Error::Appearance(e) => e.vi(),
         }
     }
 }
@@ -99,8 +106,11 @@ pub struct DocOptions {
     pub contact_info: Option<String>,
     /// The signature field's name; chosen automatically when `None`.
     pub field_name: Option<String>,
-    /// Where the widget goes.
+    /// Where the widget goes (used as is when `appearance` is `None`).
     pub placement: Placement,
+    /// A visible signature, built against the opened document; it replaces
+    /// `placement`.
+    pub appearance: Option<AppearanceRequest>,
 }
 
 /// Key-level options, fixed for a signing session.
@@ -197,6 +207,10 @@ impl<'a> Signer<'a> {
         })?;
         let mut document = pdf::Document::open(file)?;
         let pages = pdf::page_count(&mut document)?;
+        let placement = match &doc.appearance {
+            Some(req) => appearance::build(&mut document, req, now)?,
+            None => doc.placement.clone(),
+        };
         let spec = SigSpec {
             field_name: doc.field_name.clone(),
             reason: doc.reason.clone(),
@@ -204,7 +218,7 @@ impl<'a> Signer<'a> {
             contact_info: doc.contact_info.clone(),
             signing_time: now,
             contents_len: self.contents_len,
-            placement: doc.placement.clone(),
+            placement,
         };
         let mut update = pdf::plan(&mut document, &spec)?;
 
