@@ -12,14 +12,16 @@ pub const DEFAULT_SEAL_MM: f32 = 36.0;
 /// pHYs-derived diameters outside this range are taken as a paint program's
 /// default DPI, not a real size.
 pub const PLAUSIBLE_SEAL_MM: std::ops::RangeInclusive<f32> = 20.0..=60.0;
-/// Text-only stamps keep this far from the top and right edges.
-pub const TOP_RIGHT_MARGIN_MM: [f32; 2] = [8.0, 10.0];
+/// Text-only stamps keep this far from the top and right edges, so that a
+/// three-line 10 pt block ends above the 20 mm top margin Decree 30 gives
+/// every page.
+pub const TOP_RIGHT_MARGIN_MM: [f32; 2] = [4.0, 10.0];
 /// The fraction of the signature's width, from its left edge, that the seal's
 /// right edge reaches: "about one third", kept just under it so the seal
 /// never reaches into the right two-thirds.
 pub const SEAL_REACH: f32 = 0.3;
 /// Space between lines as a multiple of the font size.
-pub const LINE_SPACING: f32 = 1.25;
+pub const LINE_SPACING: f32 = 1.15;
 
 /// The largest box of the picture's aspect ratio that fits in `b`, centred.
 pub fn fit(b: VRect, aspect: f32) -> VRect {

@@ -123,14 +123,18 @@ pub fn build_with_font(
         }
         Profile::Copy => {
             let org = required(&req.organization, "organization name")?;
-            let mut lines = vec![
-                req.copy_notation.clone().unwrap_or_else(|| "SAO Y".into()),
+            // Three lines, like the appendix stamp, so it stays in the top
+            // margin: the notation carries the copy's number when given.
+            let notation = req.copy_notation.clone().unwrap_or_else(|| "SAO Y".into());
+            let first = match &req.doc_number {
+                Some(n) => format!("{notation}, Số: {n}"),
+                None => notation,
+            };
+            let lines = [
+                first,
                 format!("Cơ quan: {org}"),
+                format!("Thời gian ký: {time}"),
             ];
-            if let Some(n) = &req.doc_number {
-                lines.push(format!("Số: {n}"));
-            }
-            lines.push(format!("Thời gian ký: {time}"));
             let text = stamp.text_block(&lines, 10.0, &target)?;
             // The organization's signature includes its seal when one is set,
             // at real size, left of the text.

@@ -165,7 +165,9 @@ impl AppearanceRequest {
         if self.signature_image.is_none() {
             self.signature_image = d.signature_image.clone().map(ImageSource::Path);
         }
-        if self.seal_image.is_none() {
+        // A copy stamp sits at the top of page 1, where a 36 mm seal would
+        // cover the national motto; it shows the seal only when asked for.
+        if self.seal_image.is_none() && self.profile != Profile::Copy {
             self.seal_image = d.seal_image.clone().map(ImageSource::Path);
         }
         self.seal_mm = self.seal_mm.or(d.seal_mm);
