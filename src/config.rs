@@ -36,6 +36,9 @@ pub struct Config {
     /// default profile (per certificate).
     #[serde(default)]
     pub appearance: AppearanceDefaults,
+    /// The daemon's settings (`[server]`).
+    #[serde(default)]
+    pub server: crate::server::ServerSettings,
 }
 
 /// Why the config file could not be used.

@@ -759,3 +759,21 @@ fn demo_token_signs_without_hardware() {
     assert_qpdf_ok(&output);
     assert_pdfsig_all_valid(&output, 1);
 }
+
+#[cfg(unix)]
+#[test]
+fn output_gets_the_permissions_of_an_ordinary_new_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new(Signer::Personal);
+    let input = copy_fixture("libreoffice.pdf", env.path());
+    let output = env.path().join("signed.pdf");
+    sign_ok(&env, &input, &output, &[]);
+    let reference = env.path().join("reference");
+    std::fs::write(&reference, b"x").expect("write");
+    let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(
+        mode(&output),
+        mode(&reference),
+        "signed files must not be private-only"
+    );
+}

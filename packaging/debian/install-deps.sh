@@ -14,7 +14,7 @@ sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 
 runtime_pkgs=(softhsm2 opensc ca-certificates)
-test_pkgs=(poppler-utils qpdf gcc libp11-kit-dev python3-pip python3-venv chromium nodejs npm time)
+test_pkgs=(poppler-utils qpdf gcc libp11-kit-dev python3-pip python3-venv chromium time)
 
 pkgs=("${runtime_pkgs[@]}")
 if [[ $want_test -eq 1 ]]; then pkgs+=("${test_pkgs[@]}"); fi
@@ -27,6 +27,12 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   echo "installing: ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Node.js may come from NodeSource, whose nodejs package bundles npm and
+# conflicts with Debian's npm: install Debian's only when there is no npm.
+if [[ $want_test -eq 1 ]] && ! command -v npm >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

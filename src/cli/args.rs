@@ -42,6 +42,72 @@ pub enum Command {
     Certs(CertsArgs),
     /// Create the SoftHSM2 demo token (a DEMO certificate, not valid for real use).
     DemoToken(DemoArgs),
+    /// Run the localhost signing API for web document systems (foreground).
+    Serve(Box<ServeArgs>),
+    /// List or revoke the websites paired with Kyso.
+    Origins(OriginsArgs),
+}
+
+/// `kyso serve`. Each flag overrides the `[server]` key of the same name.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The loopback port [config: port; default 28770].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Serve HTTPS with a locally generated certificate [config: tls].
+    #[arg(long)]
+    pub tls: bool,
+    /// Pre-approve a website origin, no pairing window (repeatable) [config: allowed_origins].
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
+    /// Sign without a consent click while the PIN is cached, for this origin (repeatable) [config: auto_sign_origins].
+    #[arg(long = "auto-sign-origin", value_name = "ORIGIN")]
+    pub auto_sign_origin: Vec<String>,
+    /// The largest accepted document in MB [config: max_body_mb; default 512].
+    #[arg(long)]
+    pub max_body_mb: Option<u64>,
+    /// Unfinished jobs allowed before new ones get 503 [config: queue_limit; default 8].
+    #[arg(long)]
+    pub queue_limit: Option<usize>,
+    /// Minutes a login stays cached without use; 0 asks every time [config: pin_cache_minutes; default 15].
+    #[arg(long)]
+    pub pin_cache_minutes: Option<u64>,
+    /// Seconds a consent or pairing link stays valid [config: consent_ttl_seconds; default 300].
+    #[arg(long)]
+    pub consent_ttl_seconds: Option<u64>,
+    /// Open consent windows in the default browser [config: open_browser].
+    #[arg(long)]
+    pub open_browser: bool,
+    /// The token, by label or serial [config: token].
+    #[arg(long, value_name = "LABEL|SERIAL")]
+    pub token: Option<String>,
+    /// The certificate selector [config: cert].
+    #[arg(long, value_name = "SELECTOR")]
+    pub cert: Option<String>,
+}
+
+/// `kyso origins`.
+#[derive(Debug, Args)]
+pub struct OriginsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: OriginsAction,
+}
+
+/// `kyso origins list|revoke`.
+#[derive(Debug, Subcommand)]
+pub enum OriginsAction {
+    /// List the paired websites.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unpair a website.
+    Revoke {
+        /// The origin, e.g. https://vanban.example.gov.vn
+        origin: String,
+    },
 }
 
 /// `kyso sign`.

@@ -4,6 +4,7 @@
 mod appearance;
 pub mod args;
 mod output;
+mod serve;
 mod sign;
 
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ pub mod exit {
     pub const FILE: u8 = 7;
     /// In a batch, some files were signed and some were not.
     pub const PARTIAL: u8 = 8;
+    /// The daemon could not start (port in use).
+    pub const SERVE: u8 = 9;
 }
 
 /// The exit code for an error code.
@@ -47,7 +50,10 @@ pub fn exit_code_for(code: &str) -> u8 {
             exit::TOKEN
         }
         c if c.starts_with("FILE_") || c == "IO_ERROR" => exit::FILE,
-        c if c.starts_with("OPTION_") || c.starts_with("CONFIG_") => exit::USAGE,
+        c if c.starts_with("OPTION_") || c.starts_with("CONFIG_") || c.starts_with("ORIGIN_") => {
+            exit::USAGE
+        }
+        c if c.starts_with("SERVE_") => exit::SERVE,
         c if c.starts_with("APPEARANCE_") => exit::USAGE,
         _ => exit::INTERNAL,
     }
@@ -108,8 +114,14 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
     if let Command::DemoToken(a) = &cli.command {
         return demo_token(&data_dir, a.force);
     }
+    if let Command::Origins(a) = &cli.command {
+        return serve::origins(&data_dir, &a.action);
+    }
     let module_path = resolve_module(&cli, &config, &data_dir)?;
     tracing::info!(module = %module_path.display(), "loading PKCS#11 module");
+    if let Command::Serve(a) = cli.command {
+        return serve::run(module_path, config, *a, &data_dir, cli.demo);
+    }
     let module = Module::load(&module_path)?;
     match cli.command {
         Command::Sign(a) => sign::run(&module, &config, *a, cli.demo),
@@ -119,7 +131,9 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             a.token.as_deref().or(config.token.as_deref()),
             a.json,
         ),
-        Command::DemoToken(_) => unreachable!("handled above"),
+        Command::DemoToken(_) | Command::Origins(_) | Command::Serve(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 

@@ -12,6 +12,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+pub mod worker;
+
 use chrono::{DateTime, FixedOffset};
 
 use crate::appearance::{self, AppearanceRequest};
@@ -226,14 +228,16 @@ impl<'a> Signer<'a> {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".kyso-")
-            .suffix(".part")
-            .tempfile_in(&dir)
-            .map_err(|source| Error::File {
-                path: output.to_owned(),
-                source,
-            })?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".kyso-").suffix(".part");
+        // tempfile creates 0600 files; a signed document is an ordinary file
+        // (0666 less the umask), like the original the user shares.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let mut tmp = builder.tempfile_in(&dir).map_err(|source| Error::File {
+            path: output.to_owned(),
+            source,
+        })?;
         let prepared =
             pdf::write_and_digest(&document, &update, tmp.as_file_mut(), self.options.digest)?;
 

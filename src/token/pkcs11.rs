@@ -357,6 +357,13 @@ impl TokenSession<'_> {
         }
     }
 
+    /// Logs out; errors are irrelevant because the session is reused or dropped.
+    pub fn logout(&self) {
+        if let Err(e) = self.session.logout() {
+            tracing::debug!("C_Logout: {e}");
+        }
+    }
+
     fn find_private_key(&self, id: &[u8]) -> Result<Option<cryptoki::object::ObjectHandle>, Error> {
         let found = self
             .session

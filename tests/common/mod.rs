@@ -9,6 +9,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod cache;
+mod daemon;
 mod fixtures;
 mod pdfgen;
 mod pki;
@@ -19,6 +20,7 @@ mod validate;
 
 use std::path::Path;
 
+pub use daemon::*;
 pub use fixtures::*;
 pub use pdfgen::{find as find_bytes, rfind as rfind_bytes, HYBRID_TITLE};
 pub use pki::{KeyAndCert, Pki, Signer};

@@ -1,0 +1,267 @@
+//! Job bookkeeping shared by the API and the consent window: queue limits,
+//! the JSON view of a job, and running a job on the token worker.
+
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::error::ApiError;
+use super::guard::Caller;
+use super::state::{AppState, Job, JobState, OneTimeToken};
+use crate::signing::worker::{Problem, SignOutcome, SignRequest};
+use crate::token::Pin;
+
+/// How long finished jobs and their files are kept for the page to fetch.
+const KEEP_FINISHED: Duration = Duration::from_secs(15 * 60);
+
+pub(crate) fn cancelled_problem() -> Problem {
+    Problem {
+        code: "CONSENT_REFUSED".into(),
+        en: "The signing was refused or cancelled; nothing was signed.".into(),
+        vi: "Yêu cầu ký đã bị từ chối hoặc huỷ; không có văn bản nào được ký.".into(),
+    }
+}
+
+/// Refuses new work past the queue limit.
+pub(crate) fn check_queue(state: &AppState) -> Result<(), ApiError> {
+    let jobs = state.inner.jobs.lock().expect("jobs lock");
+    let waiting = jobs.values().filter(|j| !j.state.is_finished()).count();
+    if waiting >= state.inner.settings.queue_limit {
+        return Err(ApiError::queue_full(5));
+    }
+    Ok(())
+}
+
+/// Stores a job whose documents are all uploaded and opens its consent.
+pub(crate) fn insert_ready(state: &AppState, mut job: Job) {
+    job.consent = Some(OneTimeToken::new(state.inner.settings.consent_ttl()));
+    job.set_state(JobState::AwaitingConsent);
+    state
+        .inner
+        .jobs
+        .lock()
+        .expect("jobs lock")
+        .insert(job.id.clone(), job);
+}
+
+/// Opens the consent of a batch whose last document just arrived.
+pub(crate) fn mark_ready(state: &AppState, id: &str) {
+    let mut jobs = state.inner.jobs.lock().expect("jobs lock");
+    if let Some(job) = jobs.get_mut(id) {
+        job.consent = Some(OneTimeToken::new(state.inner.settings.consent_ttl()));
+        job.set_state(JobState::AwaitingConsent);
+    }
+}
+
+/// The consent URL of a job waiting for the user.
+pub(crate) fn consent_url(state: &AppState, job: &Job) -> Option<String> {
+    let token = job
+        .consent
+        .as_ref()
+        .filter(|_| job.state == JobState::AwaitingConsent)?;
+    Some(format!(
+        "{}/consent/{}?t={}",
+        state.inner.base_url, job.id, token.value
+    ))
+}
+
+/// The JSON view of a job, as `GET /v1/jobs/{id}` returns it.
+pub(crate) fn job_json(state: &AppState, job: &Job) -> serde_json::Value {
+    let documents: Vec<_> = job
+        .names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let doc = job.documents.get(i).and_then(Option::as_ref);
+            serde_json::json!({
+                "name": name,
+                "uploaded": doc.is_some(),
+                "size": doc.map(|d| d.size),
+                "pages": doc.map(|d| d.pages),
+                "sha256": doc.map(|d| d.sha256.clone()),
+                "signed_sha256": doc.and_then(|d| d.signed.as_ref()).map(|s| s.output_sha256.clone()),
+                "result_url": (job.state == JobState::Done).then(|| format!("/v1/jobs/{}/documents/{i}", job.id)),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "job_id": job.id,
+        "state": job.state,
+        "origin": job.origin,
+        "documents": documents,
+        "consent_url": consent_url(state, job),
+        "error": job.problem.as_ref().map(|p| serde_json::json!({"code": p.code, "message": p.en, "message_vi": p.vi})),
+    })
+}
+
+/// What the API answers once a job has all its documents: the signed PDF
+/// at once when the origin may sign without a click and the PIN is cached,
+/// otherwise 202 with the consent URL.
+pub(crate) async fn respond_after_submit(
+    state: &AppState,
+    id: &str,
+    caller: &Caller,
+) -> Result<Response, ApiError> {
+    let auto = match caller {
+        Caller::Trusted(o) => state
+            .inner
+            .settings
+            .auto_sign_origins
+            .iter()
+            .any(|a| crate::origins::normalize(a).as_deref() == Some(o.as_str())),
+        _ => false,
+    };
+    if auto {
+        match run(state, id, None, false).await {
+            RunResult::Done => {
+                let (path, name, single) = {
+                    let jobs = state.inner.jobs.lock().expect("jobs lock");
+                    let job = jobs.get(id).ok_or_else(ApiError::unknown_job)?;
+                    let doc = job.documents[0].as_ref().expect("uploaded");
+                    (
+                        doc.output.clone(),
+                        doc.name.clone(),
+                        job.documents.len() == 1,
+                    )
+                };
+                if single {
+                    return super::api::pdf_response(path, &name).await;
+                }
+                let jobs = state.inner.jobs.lock().expect("jobs lock");
+                let job = jobs.get(id).ok_or_else(ApiError::unknown_job)?;
+                return Ok((StatusCode::OK, Json(job_json(state, job))).into_response());
+            }
+            RunResult::NeedPin | RunResult::WrongPin => {}
+            RunResult::Failed(p) => return Err(ApiError::from_problem(p)),
+        }
+    }
+    let jobs = state.inner.jobs.lock().expect("jobs lock");
+    let job = jobs.get(id).ok_or_else(ApiError::unknown_job)?;
+    if let Some(url) = consent_url(state, job) {
+        super::pages::maybe_open_browser(state, &url);
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        [("x-kyso-job", id.to_owned())],
+        Json(job_json(state, job)),
+    )
+        .into_response())
+}
+
+/// The result of running a job on the token.
+pub(crate) enum RunResult {
+    Done,
+    /// Not logged in and no PIN given; the job waits for consent again.
+    NeedPin,
+    /// The PIN was wrong; the job waits for consent again.
+    WrongPin,
+    /// The job failed for good.
+    Failed(Problem),
+}
+
+/// Signs a job's documents. On a PIN problem the job goes back to waiting
+/// for consent with a fresh one-time token; it is never retried here.
+pub(crate) async fn run(
+    state: &AppState,
+    id: &str,
+    pin: Option<Pin>,
+    logout_after: bool,
+) -> RunResult {
+    let request = {
+        let mut jobs = state.inner.jobs.lock().expect("jobs lock");
+        let Some(job) = jobs.get_mut(id) else {
+            return RunResult::Failed(Problem {
+                code: "JOB_NOT_FOUND".into(),
+                en: "No such signing job.".into(),
+                vi: "Không có yêu cầu ký này.".into(),
+            });
+        };
+        let documents = job
+            .documents
+            .iter()
+            .flatten()
+            .map(|d| (d.input.clone(), d.output.clone()))
+            .collect();
+        job.set_state(JobState::Signing);
+        SignRequest {
+            documents,
+            options: job.options.clone(),
+            pin,
+            logout_after,
+            now: chrono::Local::now().fixed_offset(),
+        }
+    };
+    let outcome = state.inner.worker.sign(request).await;
+    let mut jobs = state.inner.jobs.lock().expect("jobs lock");
+    let Some(job) = jobs.get_mut(id) else {
+        return RunResult::Failed(cancelled_problem());
+    };
+    match outcome {
+        SignOutcome::Signed(signed) => {
+            for (doc, s) in job.documents.iter_mut().flatten().zip(signed) {
+                doc.signed = Some(s);
+            }
+            job.window_problem = None;
+            job.set_state(JobState::Done);
+            RunResult::Done
+        }
+        SignOutcome::NeedPin(_) => {
+            job.consent = Some(OneTimeToken::new(state.inner.settings.consent_ttl()));
+            job.set_state(JobState::AwaitingConsent);
+            RunResult::NeedPin
+        }
+        SignOutcome::Failed(p) if p.code == "PIN_INCORRECT" => {
+            job.consent = Some(OneTimeToken::new(state.inner.settings.consent_ttl()));
+            job.window_problem = Some(p);
+            job.set_state(JobState::AwaitingConsent);
+            RunResult::WrongPin
+        }
+        SignOutcome::Failed(p) => {
+            job.problem = Some(p.clone());
+            job.set_state(JobState::Failed);
+            RunResult::Failed(p)
+        }
+    }
+}
+
+pub(crate) fn remove_files(job: &Job) {
+    for doc in job.documents.iter().flatten() {
+        let _ = std::fs::remove_file(&doc.input);
+        let _ = std::fs::remove_file(&doc.output);
+    }
+}
+
+/// Drops finished jobs after a while, and expires consent links nobody used.
+pub(crate) fn prune(state: &AppState) {
+    let now = Instant::now();
+    let mut jobs = state.inner.jobs.lock().expect("jobs lock");
+    for job in jobs.values_mut() {
+        let consent_expired = job.state == JobState::AwaitingConsent
+            && job.consent.as_ref().is_some_and(|t| t.expires <= now);
+        let upload_abandoned =
+            job.state == JobState::Uploading && now.duration_since(job.created) > KEEP_FINISHED;
+        if consent_expired || upload_abandoned {
+            job.problem = Some(Problem {
+                code: "CONSENT_EXPIRED".into(),
+                en: "Nobody answered the signing window in time; nothing was signed.".into(),
+                vi: "Không có ai trả lời cửa sổ ký kịp thời; không có văn bản nào được ký.".into(),
+            });
+            job.set_state(JobState::Cancelled);
+        }
+    }
+    let old: Vec<String> = jobs
+        .values()
+        .filter(|j| {
+            j.finished_at
+                .is_some_and(|t| now.duration_since(t) > KEEP_FINISHED)
+        })
+        .map(|j| j.id.clone())
+        .collect();
+    for id in old {
+        if let Some(job) = jobs.remove(&id) {
+            remove_files(&job);
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The daemon's shared state: jobs, pairing requests, paired origins and the
+//! token worker. Plain data behind one mutex each; nothing here blocks on
+//! the token.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+use tokio::sync::watch;
+
+use super::settings::ServerSettings;
+use crate::origins::OriginStore;
+use crate::signing::worker::{Problem, Worker};
+use crate::signing::Signed;
+
+/// Everything a handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub settings: ServerSettings,
+    pub worker: Worker,
+    pub jobs: Mutex<HashMap<String, Job>>,
+    pub pairings: Mutex<HashMap<String, PairRequest>>,
+    pub origins: Mutex<OriginStore>,
+    /// Token serials for which the user chose "ask PIN every time".
+    pub ask_every_time: Mutex<std::collections::BTreeSet<String>>,
+    pub work_dir: tempfile::TempDir,
+    /// The origins this server answers as itself, e.g. `http://127.0.0.1:28770`.
+    pub self_origins: Vec<String>,
+    /// The base URL for links, e.g. `http://127.0.0.1:28770`.
+    pub base_url: String,
+    /// The demo document system's URL, when `--demo` serves it.
+    pub demo_url: Option<String>,
+}
+
+impl AppState {
+    pub(crate) fn new(
+        settings: ServerSettings,
+        worker: Worker,
+        origins: OriginStore,
+        base_url: String,
+        self_origins: Vec<String>,
+        demo_url: Option<String>,
+    ) -> std::io::Result<Self> {
+        let work_dir = tempfile::Builder::new().prefix("kyso-jobs-").tempdir()?;
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                settings,
+                worker,
+                jobs: Mutex::new(HashMap::new()),
+                pairings: Mutex::new(HashMap::new()),
+                origins: Mutex::new(origins),
+                ask_every_time: Mutex::new(Default::default()),
+                work_dir,
+                self_origins,
+                base_url,
+                demo_url,
+            }),
+        })
+    }
+}
+
+/// A random, unguessable identifier (128 bits, hex).
+pub(crate) fn random_id() -> String {
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// A one-time link secret, bound to one job or pairing and one origin.
+#[derive(Debug, Clone)]
+pub(crate) struct OneTimeToken {
+    pub value: String,
+    pub expires: Instant,
+}
+
+impl OneTimeToken {
+    pub fn new(ttl: Duration) -> Self {
+        let mut b = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut b);
+        OneTimeToken {
+            value: hex::encode(b),
+            expires: Instant::now() + ttl,
+        }
+    }
+
+    /// Compares in constant time with respect to the secret's content.
+    pub fn matches(&self, candidate: &str) -> bool {
+        let a = self.value.as_bytes();
+        let b = candidate.as_bytes();
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+/// The life of a signing job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for more documents (batch upload).
+    Uploading,
+    /// Waiting for the user in the consent window.
+    AwaitingConsent,
+    /// On the token.
+    Signing,
+    /// Signed; results can be fetched.
+    Done,
+    /// Failed; see the problem.
+    Failed,
+    /// Refused by the user or cancelled by the page.
+    Cancelled,
+}
+
+impl JobState {
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            JobState::Done | JobState::Failed | JobState::Cancelled
+        )
+    }
+}
+
+/// One uploaded document.
+#[derive(Debug, Clone)]
+pub(crate) struct Document {
+    pub name: String,
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub size: u64,
+    pub pages: u64,
+    pub sha256: String,
+    pub signed: Option<Signed>,
+}
+
+/// A signing job.
+pub(crate) struct Job {
+    pub id: String,
+    pub origin: String,
+    pub state: JobState,
+    pub names: Vec<String>,
+    pub documents: Vec<Option<Document>>,
+    pub options: crate::signing::DocOptions,
+    pub consent: Option<OneTimeToken>,
+    pub problem: Option<Problem>,
+    /// A message for the consent window (a wrong PIN, say).
+    pub window_problem: Option<Problem>,
+    pub created: Instant,
+    pub finished_at: Option<Instant>,
+    pub changed: watch::Sender<u64>,
+}
+
+impl Job {
+    pub fn new(origin: String, names: Vec<String>, options: crate::signing::DocOptions) -> Self {
+        let (changed, _) = watch::channel(0);
+        Job {
+            id: random_id(),
+            origin,
+            state: JobState::Uploading,
+            documents: vec![None; names.len()],
+            names,
+            options,
+            consent: None,
+            problem: None,
+            window_problem: None,
+            created: Instant::now(),
+            finished_at: None,
+            changed,
+        }
+    }
+
+    /// Moves to `state` and wakes long-polling callers.
+    pub fn set_state(&mut self, state: JobState) {
+        self.state = state;
+        if state.is_finished() {
+            self.finished_at = Some(Instant::now());
+            self.consent = None;
+        }
+        self.changed.send_modify(|v| *v += 1);
+    }
+}
+
+/// The life of a pairing request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairState {
+    /// Waiting for the user.
+    Pending,
+    /// The user approved; the origin is paired.
+    Approved,
+    /// The user refused.
+    Denied,
+    /// Nobody answered in time.
+    Expired,
+}
+
+/// A website asking to be paired.
+pub(crate) struct PairRequest {
+    pub id: String,
+    pub origin: String,
+    pub state: PairState,
+    pub token: OneTimeToken,
+    pub used: bool,
+    pub changed: watch::Sender<u64>,
+}
