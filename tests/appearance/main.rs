@@ -108,6 +108,26 @@ fn sign_ok(env: &TestEnv, desk: &Desk, input: &Path, output: &Path, extra: &[&st
     );
 }
 
+/// Gives page 1 a CropBox offset from the MediaBox on every side, by editing
+/// qpdf's QDF form as text and letting fix-qdf repair the offsets.
+fn crop_page(src: &Path, dst: &Path) {
+    let qdf = dst.with_extension("qdf");
+    run_ok(
+        Command::new("qpdf")
+            .args(["--qdf", "--object-streams=disable"])
+            .arg(src)
+            .arg(&qdf),
+    );
+    let text = std::fs::read(&qdf).unwrap();
+    let at = find_bytes(&text, b"  /Type /Page\n").expect("a page object");
+    let mut edited = text[..at].to_vec();
+    edited.extend_from_slice(b"  /CropBox [ 40 60 560 800 ]\n");
+    edited.extend_from_slice(&text[at..]);
+    std::fs::write(&qdf, edited).unwrap();
+    let out = run_ok(Command::new("fix-qdf").arg(&qdf));
+    std::fs::write(dst, out.stdout).unwrap();
+}
+
 fn mm_arg(b: [f32; 4]) -> String {
     format!("{},{},{},{}", b[0], b[1], b[2], b[3])
 }
@@ -158,9 +178,24 @@ fn assert_both_validators(env: &TestEnv, pdf: &Path, count: usize) {
 
 // ---------------------------------------------------------------- approved
 
-fn approved_inside_box(rotate: u16) {
+fn approved_inside_box(rotate: u16, cropped: bool) {
     let env = TestEnv::new(Signer::Personal);
-    let desk = Desk::new("libreoffice.pdf", rotate);
+    let mut desk = Desk::new("libreoffice.pdf", 0);
+    if cropped {
+        let c = desk.path("cropped.pdf");
+        crop_page(&desk.input, &c);
+        desk.input = c;
+    }
+    if rotate != 0 {
+        let turned = desk.path("turned.pdf");
+        run_ok(
+            Command::new("qpdf")
+                .arg(format!("--rotate=+{rotate}"))
+                .arg(&desk.input)
+                .arg(&turned),
+        );
+        desk.input = turned;
+    }
     let out = desk.path("approved.pdf");
     let b = signature_box(rotate);
     sign_ok(
@@ -200,12 +235,24 @@ fn approved_inside_box(rotate: u16) {
 
 #[test]
 fn approved_signature_image_lies_inside_its_box() {
-    approved_inside_box(0);
+    approved_inside_box(0, false);
 }
 
 #[test]
 fn approved_signature_image_lies_inside_its_box_on_rotated_page() {
-    approved_inside_box(90);
+    approved_inside_box(90, false);
+}
+
+/// The CropBox starts 40 pt right of and 41.9 pt below the MediaBox's
+/// corner: the box is measured from what the reader sees.
+#[test]
+fn approved_signature_image_lies_inside_its_box_on_cropped_page() {
+    approved_inside_box(0, true);
+}
+
+#[test]
+fn approved_signature_image_lies_inside_its_box_on_cropped_rotated_page() {
+    approved_inside_box(270, true);
 }
 
 #[test]

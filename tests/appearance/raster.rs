@@ -56,12 +56,13 @@ impl PxBox {
     }
 }
 
-/// Renders page `page` (1-based) of `pdf`.
+/// Renders page `page` (1-based) of `pdf` as a viewer shows it.
 pub fn render(pdf: &Path, page: u32) -> Raster {
     let dir = tempfile::tempdir().expect("temp dir");
     let prefix = dir.path().join("page");
     let out = Command::new("pdftoppm")
-        .args(["-r", &DPI.to_string(), "-png", "-singlefile"])
+        // Viewers show the CropBox; pdftoppm shows the MediaBox unless told.
+        .args(["-r", &DPI.to_string(), "-png", "-singlefile", "-cropbox"])
         .args(["-f", &page.to_string(), "-l", &page.to_string()])
         .arg(pdf)
         .arg(&prefix)
