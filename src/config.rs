@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use directories::ProjectDirs;
 use serde::Deserialize;
 
+use crate::appearance::AppearanceDefaults;
 use crate::types::DigestAlg;
 
 /// The settings read from the config file.
@@ -31,6 +32,10 @@ pub struct Config {
     pub location: Option<String>,
     /// The default `/ContactInfo`.
     pub contact_info: Option<String>,
+    /// Visible-signature settings: pictures, seal size, organization name,
+    /// default profile (per certificate).
+    #[serde(default)]
+    pub appearance: AppearanceDefaults,
     /// The daemon's settings (`[server]`).
     #[serde(default)]
     pub server: crate::server::ServerSettings,

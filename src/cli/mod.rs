@@ -1,6 +1,7 @@
 //! The `kyso` command line: dispatch per subcommand, PIN prompting, and the
 //! mapping from error codes to exit codes. No domain logic lives here.
 
+mod appearance;
 pub mod args;
 mod output;
 mod serve;
@@ -53,6 +54,7 @@ pub fn exit_code_for(code: &str) -> u8 {
             exit::USAGE
         }
         c if c.starts_with("SERVE_") => exit::SERVE,
+        c if c.starts_with("APPEARANCE_") => exit::USAGE,
         _ => exit::INTERNAL,
     }
 }

@@ -66,6 +66,7 @@ pub(super) fn run(
             RsaMechanismArg::Raw => RsaMechanism::Raw,
         },
     };
+    let cert_serial = cert.summary.serial.clone();
     let signer = Signer::new(&session, cert, chain, key_options)?;
     let doc = DocOptions {
         reason: a.reason.clone().or_else(|| config.reason.clone()),
@@ -73,6 +74,7 @@ pub(super) fn run(
         contact_info: a.contact.clone().or_else(|| config.contact_info.clone()),
         field_name: a.field.clone(),
         placement: Default::default(),
+        appearance: a.appearance.request(&config.appearance, &cert_serial),
     };
 
     let bar = (jobs.len() > 1 && interactive()).then(|| {

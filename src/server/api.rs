@@ -47,6 +47,7 @@ impl ApiSignOptions {
             contact_info: self.contact_info,
             field_name: self.field_name,
             placement: Default::default(),
+            appearance: None,
         }
     }
 }

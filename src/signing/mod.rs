@@ -16,6 +16,7 @@ pub mod worker;
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::appearance::{self, AppearanceRequest};
 use crate::cms::{self, Cert};
 use crate::describe::Describe;
 use crate::pdf::{self, Placement, SigSpec};
@@ -54,6 +55,9 @@ pub enum Error {
         /// End of validity.
         not_after: DateTime<chrono::Utc>,
     },
+    /// The visible signature could not be drawn.
+    #[error(transparent)]
+    Appearance(#[from] appearance::Error),
 }
 
 /// Refuses a certificate that is not valid at `now`: a signature made with
@@ -82,6 +86,7 @@ impl Describe for Error {
             Error::File { .. } => "FILE_ERROR",
             Error::PssNeedsRsa => "OPTION_PSS_NEEDS_RSA",
             Error::CertNotValid { .. } => "CERT_EXPIRED",
+            Error::Appearance(e) => e.code(),
         }
     }
     fn en(&self) -> String {
@@ -100,6 +105,7 @@ impl Describe for Error {
                 not_before.format("%Y-%m-%d"),
                 not_after.format("%Y-%m-%d")
             ),
+            Error::Appearance(e) => e.en(),
         }
     }
     fn vi(&self) -> String {
@@ -119,6 +125,7 @@ impl Describe for Error {
                 not_before.format("%d/%m/%Y"),
                 not_after.format("%d/%m/%Y")
             ),
+            Error::Appearance(e) => e.vi(),
         }
     }
 }
@@ -134,8 +141,11 @@ pub struct DocOptions {
     pub contact_info: Option<String>,
     /// The signature field's name; chosen automatically when `None`.
     pub field_name: Option<String>,
-    /// Where the widget goes.
+    /// Where the widget goes (used as is when `appearance` is `None`).
     pub placement: Placement,
+    /// A visible signature, built against the opened document; it replaces
+    /// `placement`.
+    pub appearance: Option<AppearanceRequest>,
 }
 
 /// Key-level options, fixed for a signing session.
@@ -232,6 +242,10 @@ impl<'a> Signer<'a> {
         })?;
         let mut document = pdf::Document::open(file)?;
         let pages = pdf::page_count(&mut document)?;
+        let placement = match &doc.appearance {
+            Some(req) => appearance::build(&mut document, req, now)?,
+            None => doc.placement.clone(),
+        };
         let spec = SigSpec {
             field_name: doc.field_name.clone(),
             reason: doc.reason.clone(),
@@ -239,7 +253,7 @@ impl<'a> Signer<'a> {
             contact_info: doc.contact_info.clone(),
             signing_time: now,
             contents_len: self.contents_len,
-            placement: doc.placement.clone(),
+            placement,
         };
         let mut update = pdf::plan(&mut document, &spec)?;
 
