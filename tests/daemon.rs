@@ -897,3 +897,74 @@ fn expired_certificate_is_refused_in_the_window() {
     let j = d.wait_job(job["job_id"].as_str().unwrap(), Some(SITE));
     assert_eq!(j["error"]["code"], "CERT_EXPIRED", "{j}");
 }
+
+#[test]
+fn visible_signature_options_over_the_api() {
+    let (env, d) = setup(&[]);
+    let input = copy_fixture("libreoffice.pdf", env.path());
+    let options = serde_json::json!({
+        "reason": "Ban hành",
+        "appearance": {"profile": "appendix", "doc_number": "123/QĐ-UBND", "organization": "UBND Tỉnh Thử Nghiệm"}
+    });
+    let encoded: String = url_encode(&options.to_string());
+    let body = std::fs::read(&input).unwrap();
+    let r = d.request(
+        "POST",
+        "/v1/sign",
+        &[
+            ("Origin", SITE),
+            ("X-Kyso-Request", "1"),
+            ("Content-Type", "application/pdf"),
+            ("X-Kyso-Options", &encoded),
+        ],
+        &body,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let job = r.json();
+    let page = d.page(job["consent_url"].as_str().unwrap()).text();
+    assert!(
+        page.contains("<strong>appendix</strong>"),
+        "the window says the signature is visible: {page}"
+    );
+    let done = d.answer_consent(&job, "approve", Some(USER_PIN), &[]);
+    assert!(done.text().contains("id=\"done\""), "{}", done.text());
+    let j = d.wait_job(job["job_id"].as_str().unwrap(), Some(SITE));
+    let pdf = d.api(
+        "GET",
+        j["documents"][0]["result_url"].as_str().unwrap(),
+        Some(SITE),
+        None,
+        b"",
+    );
+    let out = write(env.path(), "visible.pdf", &pdf.body);
+    assert_pyhanko_all_valid(&out, &env.pki, 1);
+    let text = run_ok(std::process::Command::new("pdftotext").arg(&out).arg("-"));
+    assert!(String::from_utf8_lossy(&text.stdout).contains("123/QĐ-UBND"));
+
+    // A page may not name files on this computer.
+    let bad = serde_json::json!({"appearance": {"profile": "approved", "signature_image": {"path": "/etc/passwd"}}});
+    let r = d.request(
+        "POST",
+        "/v1/sign",
+        &[
+            ("Origin", SITE),
+            ("X-Kyso-Request", "1"),
+            ("Content-Type", "application/pdf"),
+            ("X-Kyso-Options", &url_encode(&bad.to_string())),
+        ],
+        &body,
+    );
+    assert_error(&r, 400, "APPEARANCE_LOCAL_FILE");
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

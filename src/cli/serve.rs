@@ -78,7 +78,7 @@ pub(super) fn run(
         );
     }
     runtime
-        .block_on(server::serve(settings, worker, ServeOptions { data_dir, demo }))
+        .block_on(server::serve(settings, worker, ServeOptions { data_dir, demo, appearance: config.appearance.clone() }))
         .map_err(|e| match e {
             server::StartError::Bind { .. } => Failure::new(
                 "SERVE_PORT_IN_USE",

@@ -222,6 +222,20 @@ fn consent_form(state: &AppState, id: &str, lang: Lang, token: &TokenStatus) -> 
         ));
     }
     b.push_str("</table>");
+    if let Some(req) = &job.options.appearance {
+        let profile = serde_json::to_value(req.profile)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        b.push_str(&format!(
+            "<p class=\"note\" id=\"appearance\">{} <strong>{}</strong></p>",
+            lang.t(
+                "Chữ ký hiển thị trên văn bản, mẫu:",
+                "Visible signature, profile:"
+            ),
+            esc(&profile)
+        ));
+    }
     match &token.certificate {
         Some(c) => b.push_str(&format!(
             "<p class=\"cert\">{} <strong>{}</strong><br>{} {} · {} {}</p>",

@@ -111,6 +111,8 @@ pub struct ServeOptions<'a> {
     pub data_dir: &'a Path,
     /// Serve the demo document system on the next port.
     pub demo: bool,
+    /// The user's `[appearance]` settings, for visible signatures.
+    pub appearance: crate::appearance::AppearanceDefaults,
 }
 
 /// Binds 127.0.0.1 only and serves until Ctrl-C or SIGTERM.
@@ -152,16 +154,16 @@ pub async fn serve(
     } else {
         None
     };
-    let prefs = state::PinPrefs::load(opts.data_dir.join("pin-prefs.json"));
-    let state = AppState::new(
+    let state = AppState::new(state::Parts {
+        prefs: state::PinPrefs::load(opts.data_dir.join("pin-prefs.json")),
+        appearance: opts.appearance,
         settings,
         worker,
         origins,
-        base_url.clone(),
+        base_url: base_url.clone(),
         self_origins,
-        demo_url.clone(),
-        prefs,
-    )
+        demo_url: demo_url.clone(),
+    })
     .map_err(|e| StartError::Other(e.to_string()))?;
     let pruner = state.clone();
     tokio::spawn(async move {

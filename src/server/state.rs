@@ -36,31 +36,38 @@ pub(crate) struct Inner {
     pub base_url: String,
     /// The demo document system's URL, when `--demo` serves it.
     pub demo_url: Option<String>,
+    /// The user's `[appearance]` settings.
+    pub appearance: crate::appearance::AppearanceDefaults,
+}
+
+/// What [`AppState::new`] is made from.
+pub(crate) struct Parts {
+    pub settings: ServerSettings,
+    pub worker: Worker,
+    pub origins: OriginStore,
+    pub prefs: PinPrefs,
+    pub appearance: crate::appearance::AppearanceDefaults,
+    pub base_url: String,
+    pub self_origins: Vec<String>,
+    pub demo_url: Option<String>,
 }
 
 impl AppState {
-    pub(crate) fn new(
-        settings: ServerSettings,
-        worker: Worker,
-        origins: OriginStore,
-        base_url: String,
-        self_origins: Vec<String>,
-        demo_url: Option<String>,
-        prefs: PinPrefs,
-    ) -> std::io::Result<Self> {
+    pub(crate) fn new(p: Parts) -> std::io::Result<Self> {
         let work_dir = tempfile::Builder::new().prefix("kyso-jobs-").tempdir()?;
         Ok(AppState {
             inner: Arc::new(Inner {
-                settings,
-                worker,
+                settings: p.settings,
+                worker: p.worker,
                 jobs: Mutex::new(HashMap::new()),
                 pairings: Mutex::new(HashMap::new()),
-                origins: Mutex::new(origins),
-                ask_every_time: Mutex::new(prefs),
+                origins: Mutex::new(p.origins),
+                ask_every_time: Mutex::new(p.prefs),
                 work_dir,
-                self_origins,
-                base_url,
-                demo_url,
+                self_origins: p.self_origins,
+                base_url: p.base_url,
+                demo_url: p.demo_url,
+                appearance: p.appearance,
             }),
         })
     }
