@@ -14,6 +14,8 @@ use super::Error;
 use crate::types::{DigestAlg, Hasher};
 
 const BLOCK: usize = 1 << 20;
+/// Files up to this size are copied in one buffer on one thread.
+const SMALL_FILE: u64 = 4 << 20;
 /// Blocks shared between the hashing reader and the writer.
 const BLOCKS_IN_FLIGHT: usize = 4;
 
@@ -60,6 +62,18 @@ pub fn write_and_digest(
     // digest; a second hasher runs only when the signature uses another hash.
     let mut file_hash = (alg != DigestAlg::Sha256).then(|| DigestAlg::Sha256.hasher());
     let len = doc.len();
+
+    if len <= SMALL_FILE {
+        // Not worth a thread: one buffer the size of the file.
+        let mut buf = vec![0u8; len as usize];
+        let n = read_exact_at(doc.file(), &mut buf, 0)?;
+        hasher.update(&buf[..n]);
+        if let Some(f) = file_hash.as_mut() {
+            f.update(&buf[..n]);
+        }
+        out.write_all(&buf[..n])?;
+        return finish(hasher, file_hash, update, out, len);
+    }
 
     // Hashing and writing overlap: this thread reads and hashes block n+1
     // while a writer thread writes block n. A few blocks circulate between
@@ -115,7 +129,17 @@ pub fn write_and_digest(
     });
     read_result?;
     write_result?;
+    finish(hasher, file_hash, update, out, len)
+}
 
+/// Appends the update and closes both digests.
+fn finish(
+    mut hasher: Hasher,
+    file_hash: Option<Hasher>,
+    update: &Update,
+    out: &mut File,
+    len: u64,
+) -> Result<PreparedDigest, Error> {
     let file_hash = file_hash.unwrap_or_else(|| hasher.clone());
     let input_sha256 = file_hash.clone().finish();
     out.write_all(&update.bytes)?;
@@ -151,6 +175,22 @@ pub fn fill(
     let start = update.hole.start + 1;
     update.bytes[start..start + hex.len()].copy_from_slice(&hex);
     Ok(())
+}
+
+/// Reads `buf.len()` bytes at `offset`; an early end of file is an error.
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> Result<usize, Error> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = read_at(file, &mut buf[done..], offset + done as u64)?;
+        if n == 0 {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the input file shrank while it was being signed",
+            )));
+        }
+        done += n;
+    }
+    Ok(done)
 }
 
 #[cfg(unix)]

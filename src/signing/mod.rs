@@ -187,6 +187,7 @@ pub struct Signer<'a> {
     key: KeyKind,
     options: KeyOptions,
     contents_len: usize,
+    durable: bool,
 }
 
 impl<'a> Signer<'a> {
@@ -198,6 +199,23 @@ impl<'a> Signer<'a> {
         extra_chain: Vec<Cert>,
         options: KeyOptions,
     ) -> Result<Self, Error> {
+        let mut chain = session.issuer_chain(&cert)?;
+        for c in extra_chain {
+            if !chain.iter().any(|x| x.der() == c.der()) {
+                chain.push(c);
+            }
+        }
+        Self::with_chain(session, cert, chain, options)
+    }
+
+    /// As [`Signer::new`], with the complete chain already known (the
+    /// daemon keeps it for as long as the token stays plugged in).
+    pub fn with_chain(
+        session: &'a TokenSession<'a>,
+        cert: TokenCert,
+        chain: Vec<Cert>,
+        options: KeyOptions,
+    ) -> Result<Self, Error> {
         let key = cert.summary.key;
         let scheme = match (key, options.pss) {
             (KeyKind::Rsa { .. }, false) => SigScheme::RsaPkcs1v15,
@@ -205,12 +223,6 @@ impl<'a> Signer<'a> {
             (KeyKind::Ec { .. }, false) => SigScheme::Ecdsa,
             (KeyKind::Ec { .. }, true) => return Err(Error::PssNeedsRsa),
         };
-        let mut chain = session.issuer_chain(&cert)?;
-        for c in extra_chain {
-            if !chain.iter().any(|x| x.der() == c.der()) {
-                chain.push(c);
-            }
-        }
         let contents_len = cms::estimate_len(options.digest, scheme, key, &cert.cert, &chain)?;
         Ok(Signer {
             session,
@@ -220,7 +232,15 @@ impl<'a> Signer<'a> {
             key,
             options,
             contents_len,
+            durable: true,
         })
+    }
+
+    /// Skips syncing outputs to disk: for temporary files the caller streams
+    /// away at once, such as the daemon's job results.
+    pub fn temporary_outputs(mut self) -> Self {
+        self.durable = false;
+        self
     }
 
     /// The signing certificate.
@@ -289,15 +309,19 @@ impl<'a> Signer<'a> {
         )?;
         let der = tbs.assemble(&raw, &self.cert.cert, &self.chain)?;
         pdf::fill(tmp.as_file(), &prepared, &mut update, &der)?;
-        tmp.as_file().sync_all().map_err(|source| Error::File {
-            path: output.to_owned(),
-            source,
-        })?;
+        if self.durable {
+            tmp.as_file().sync_all().map_err(|source| Error::File {
+                path: output.to_owned(),
+                source,
+            })?;
+        }
         tmp.persist(output).map_err(|e| Error::File {
             path: output.to_owned(),
             source: e.error,
         })?;
-        sync_dir(&dir);
+        if self.durable {
+            sync_dir(&dir);
+        }
 
         Ok(Signed {
             output: output.to_owned(),
