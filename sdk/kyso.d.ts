@@ -19,7 +19,25 @@ export interface DetectResult {
   permission?: PermissionState;
 }
 
+/** A visible signature per Decree 30/2020 (see docs/appearance/README.md). */
+export interface Appearance {
+  profile: 'approved' | 'issued' | 'appendix' | 'copy';
+  page?: number;
+  rect?: [number, number, number, number];
+  rect_mm?: [number, number, number, number];
+  anchor?: { text: string; place?: 'above' | 'over' | 'below'; offset_mm?: number };
+  size_mm?: [number, number];
+  /** PNG with a transparent background, base64. File paths are refused. */
+  signature_image?: { png_base64: string };
+  seal_image?: { png_base64: string };
+  seal_mm?: number;
+  organization?: string;
+  doc_number?: string;
+  copy_notation?: string;
+}
+
 export interface SignOptions {
+  appearance?: Appearance;
   reason?: string;
   location?: string;
   contact_info?: string;

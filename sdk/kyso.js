@@ -154,7 +154,7 @@ export function createClient({ base = DEFAULT_BASE, timeoutMs = 8000 } = {}) {
       const hello = await call(base, '/v1/hello', { timeoutMs });
       if (!hello.data.paired) await pair(popup);
       const options = {};
-      for (const k of ['reason', 'location', 'contact_info', 'field_name']) if (opts[k] != null) options[k] = opts[k];
+      for (const k of ['reason', 'location', 'contact_info', 'field_name', 'appearance']) if (opts[k] != null) options[k] = opts[k];
       const res = await call(base, '/v1/sign', {
         method: 'POST',
         body: pdf,
@@ -187,7 +187,7 @@ export function createClient({ base = DEFAULT_BASE, timeoutMs = 8000 } = {}) {
       const hello = await call(base, '/v1/hello', { timeoutMs });
       if (!hello.data.paired) await pair(popup);
       const options = {};
-      for (const k of ['reason', 'location', 'contact_info']) if (opts[k] != null) options[k] = opts[k];
+      for (const k of ['reason', 'location', 'contact_info', 'appearance']) if (opts[k] != null) options[k] = opts[k];
       const names = pdfs.map((p, i) => p.name || 'document-' + (i + 1) + '.pdf');
       const { data: created } = await call(base, '/v1/jobs', {
         method: 'POST', timeoutMs,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use directories::ProjectDirs;
 use serde::Deserialize;
 
+use crate::appearance::AppearanceDefaults;
 use crate::types::DigestAlg;
 
 /// The settings read from the config file.
@@ -39,6 +40,10 @@ pub struct Config {
     /// `kyso status` warns when a certificate expires within this many days.
     /// Default 30.
     pub cert_warning_days: Option<u32>,
+    /// Visible-signature settings: pictures, seal size, organization name,
+    /// default profile (per certificate).
+    #[serde(default)]
+    pub appearance: AppearanceDefaults,
     /// The daemon's settings (`[server]`).
     #[serde(default)]
     pub server: crate::server::ServerSettings,

@@ -9,6 +9,7 @@ use axum::Router;
 
 const INDEX: &str = include_str!("../examples/docsys/index.html");
 const APP: &str = include_str!("../examples/docsys/app.js");
+const SDK: &str = include_str!("../sdk/kyso.js");
 
 fn file(body: &'static str, ct: &'static str) -> Response {
     let mut r = body.into_response();
@@ -21,15 +22,14 @@ fn file(body: &'static str, ct: &'static str) -> Response {
 /// the page at the daemon's `kyso_base`.
 pub async fn serve(port: u16, kyso_base: &str) -> std::io::Result<String> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let js = "text/javascript; charset=utf-8";
     let router = Router::new()
         .route(
             "/",
             get(|| async { file(INDEX, "text/html; charset=utf-8") }),
         )
-        .route(
-            "/app.js",
-            get(|| async { file(APP, "text/javascript; charset=utf-8") }),
-        );
+        .route("/app.js", get(move || async move { file(APP, js) }))
+        .route("/kyso.js", get(move || async move { file(SDK, js) }));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             tracing::error!("demo site stopped: {e}");

@@ -2,6 +2,7 @@
 //! tokens, for the command line and for web document systems.
 #![forbid(unsafe_code)]
 
+pub mod appearance;
 pub mod certinfo;
 pub mod cli;
 pub mod cms;

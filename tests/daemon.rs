@@ -266,15 +266,9 @@ fn consent_tokens_are_one_time_bound_and_expire() {
     let url_a = a["consent_url"].as_str().unwrap().to_string();
     let t_a = url_a.split("t=").nth(1).unwrap().to_string();
     let id_b = b["job_id"].as_str().unwrap();
-    let self_origin = d.base();
     let post = |id: &str, t: &str| {
-        d.request(
-            "POST",
+        d.post_form(
             &format!("/consent/{id}"),
-            &[
-                ("Origin", &self_origin),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
             format!("t={t}&decision=approve&pin={USER_PIN}").as_bytes(),
         )
     };
@@ -443,9 +437,7 @@ fn cached_login_skips_the_pin_until_ask_every_time() {
     let input = copy_fixture("libreoffice.pdf", env.path());
     let job = d.submit(&input, Some(SITE)).json();
     let url = job["consent_url"].as_str().unwrap();
-    let page = d
-        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
-        .text();
+    let page = d.page(url).text();
     assert!(!page.contains("name=\"pin\""), "{page}");
     let done = d.answer_consent(&job, "approve", None, &[("ask_every_time", "1")]);
     assert!(done.text().contains("id=\"done\""), "{}", done.text());
@@ -453,10 +445,18 @@ fn cached_login_skips_the_pin_until_ask_every_time() {
     // "Ask PIN every time" logged out after that job: the next one asks.
     let job = d.submit(&input, Some(SITE)).json();
     let url = job["consent_url"].as_str().unwrap();
-    let page = d
-        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
-        .text();
+    let page = d.page(url).text();
     assert!(page.contains("name=\"pin\""), "{page}");
+    assert!(
+        page.contains("name=\"ask_every_time\" value=\"1\" checked"),
+        "{page}"
+    );
+    // The choice survives a restart of the daemon.
+    drop(d);
+    let d = Daemon::start(&env.hsm, &["--allow-origin", SITE]);
+    let job = d.submit(&input, Some(SITE)).json();
+    let url = job["consent_url"].as_str().unwrap();
+    let page = d.page(url).text();
     assert!(
         page.contains("name=\"ask_every_time\" value=\"1\" checked"),
         "{page}"
@@ -512,20 +512,12 @@ fn token_pulled_during_signing_leaves_no_result() {
     let input = copy_fixture("libreoffice.pdf", env.path());
     let job = d.submit(&input, Some(SITE)).json();
     let url = job["consent_url"].as_str().unwrap().to_string();
-    let page = d
-        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
-        .text();
+    let page = d.page(&url).text();
     let t = hidden_field(&page, "t").unwrap();
     shim.set_removed(true);
     let id = job["job_id"].as_str().unwrap();
-    let origin = d.base();
-    let r = d.request(
-        "POST",
+    let r = d.post_form(
         &format!("/consent/{id}"),
-        &[
-            ("Origin", &origin),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
         format!("t={t}&decision=approve").as_bytes(),
     );
     assert!(r.text().contains("TOKEN_"), "{}", r.text());
@@ -642,23 +634,15 @@ fn pairing_persists_and_can_be_revoked() {
     assert_eq!(r.header("access-control-allow-origin"), Some(site));
     let pairing = r.json();
     let url = pairing["consent_url"].as_str().unwrap();
-    let page = d
-        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
-        .text();
+    let page = d.page(url).text();
     assert!(
         page.contains(site) && page.contains("muốn dùng thiết bị ký số của bạn"),
         "{page}"
     );
     let t = hidden_field(&page, "t").unwrap();
     let id = pairing["pair_id"].as_str().unwrap();
-    let origin = d.base();
-    let done = d.request(
-        "POST",
+    let done = d.post_form(
         &format!("/pair/{id}"),
-        &[
-            ("Origin", &origin),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
         format!("t={t}&decision=approve").as_bytes(),
     );
     assert!(done.text().contains("id=\"done\""), "{}", done.text());
@@ -699,19 +683,11 @@ fn pairing_denied_is_reported_to_the_page() {
         )
         .json();
     let url = r["consent_url"].as_str().unwrap();
-    let page = d
-        .request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"")
-        .text();
+    let page = d.page(url).text();
     let t = hidden_field(&page, "t").unwrap();
     let id = r["pair_id"].as_str().unwrap();
-    let origin = d.base();
-    d.request(
-        "POST",
+    d.post_form(
         &format!("/pair/{id}"),
-        &[
-            ("Origin", &origin),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
         format!("t={t}&decision=deny").as_bytes(),
     );
     let st = d
@@ -731,7 +707,7 @@ fn consent_window_cannot_be_framed_and_has_a_strict_csp() {
     let input = copy_fixture("libreoffice.pdf", env.path());
     let job = d.submit(&input, Some(SITE)).json();
     let url = job["consent_url"].as_str().unwrap();
-    let page = d.request("GET", url.strip_prefix(&d.base()).unwrap(), &[], b"");
+    let page = d.page(url);
     let csp = page.header("content-security-policy").unwrap();
     assert!(
         csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
@@ -767,4 +743,228 @@ fn port_in_use_is_a_clear_error() {
     let out = run(env.kyso().args(["serve", "--port", &port]));
     assert_eq!(out.status.code(), Some(9), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("[SERVE_PORT_IN_USE]"));
+}
+
+#[test]
+fn serve_demo_gives_a_newcomer_the_whole_flow() {
+    let dir = temp_dir();
+    let home = dir.path().join("home");
+    let port = free_port();
+    let mut cmd = std::process::Command::new(kyso_bin());
+    cmd.envs(home_env(&home))
+        .env_remove("SOFTHSM2_CONF")
+        .env_remove("KYSO_PKCS11_MODULE");
+    cmd.args(["--demo", "serve", "--port", &port.to_string()]);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _daemon = Kill(cmd.spawn().expect("spawn"));
+    let host = [("Host".to_string(), format!("127.0.0.1:{port}"))];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let index = loop {
+        if let Ok(r) = raw_request(port, "GET", "/", &host, b"") {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "kyso serve --demo did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let text = index.text();
+    assert!(
+        text.contains("KYSO DEMO"),
+        "the demo token was created and is shown: {text}"
+    );
+    let demo_port = port + 1;
+    assert!(
+        text.contains(&format!("http://127.0.0.1:{demo_port}/")),
+        "link to the demo site: {text}"
+    );
+    let site_host = [("Host".to_string(), format!("127.0.0.1:{demo_port}"))];
+    let page = raw_request(demo_port, "GET", "/", &site_host, b"").expect("demo site");
+    assert!(
+        page.text().contains("Phần mềm quản lý văn bản"),
+        "{}",
+        page.text()
+    );
+    let sdk = raw_request(demo_port, "GET", "/kyso.js", &site_host, b"").expect("sdk");
+    assert!(sdk.text().contains("export function createClient"));
+}
+
+#[test]
+fn consent_window_shows_the_pin_state_from_the_token_flags() {
+    let (env, shim) = TestEnv::with_shim(Signer::Personal);
+    shim.set_flags(&[PinFlag::FinalTry]);
+    let d = Daemon::start(&env.hsm, &["--allow-origin", SITE]);
+    let input = copy_fixture("libreoffice.pdf", env.path());
+    let job = d.submit(&input, Some(SITE)).json();
+    let url = job["consent_url"].as_str().unwrap();
+    let page = d.page(url).text();
+    assert!(
+        page.contains("<strong id=\"pin-state\">còn một lần thử</strong>"),
+        "{page}"
+    );
+    assert!(page.contains("sẽ khoá thiết bị ký"), "{page}");
+    shim.set_flags(&[]);
+    let page = d.page(url).text();
+    assert!(
+        page.contains("<strong id=\"pin-state\">bình thường</strong>"),
+        "{page}"
+    );
+}
+
+#[test]
+fn tls_on_loopback_with_a_generated_certificate() {
+    let env = TestEnv::new(Signer::Personal);
+    let d = Daemon::start_tls(&env.hsm, &["--allow-origin", SITE]);
+    let cert = d.home.join(".local/share/kyso/tls/cert.pem");
+    let out = run(std::process::Command::new("curl")
+        .args(["-sS", "--cacert"])
+        .arg(&cert)
+        .args([
+            "-H",
+            "X-Kyso-Request: 1",
+            "-H",
+            &format!("Origin: {SITE}"),
+            &format!("https://127.0.0.1:{}/v1/hello", d.port),
+        ]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let hello: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(hello["service"], "kyso");
+    assert_eq!(hello["paired"], true);
+    // Plain HTTP to the TLS port gets nothing useful.
+    let plain = raw_request(
+        d.port,
+        "GET",
+        "/v1/hello",
+        &[("Host".into(), format!("127.0.0.1:{}", d.port))],
+        b"",
+    );
+    assert!(plain.map(|r| r.status != 200).unwrap_or(true));
+}
+
+#[test]
+fn open_browser_opens_the_consent_window_for_local_programs() {
+    let env = TestEnv::new(Signer::Personal);
+    // A stand-in xdg-open records the URL it was asked to open.
+    let bin = env.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let record = env.path().join("opened.txt");
+    let script = bin.join("xdg-open");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", record.display()),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let d = Daemon::start_with_env(&env.hsm, &["--open-browser"], &[("PATH", &path)]);
+    let input = copy_fixture("libreoffice.pdf", env.path());
+    let job = d.submit(&input, None).json();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !record.exists() {
+        assert!(Instant::now() < deadline, "xdg-open was not called");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let opened = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(opened.trim(), job["consent_url"].as_str().unwrap());
+}
+
+#[test]
+fn expired_certificate_is_refused_in_the_window() {
+    let env = TestEnv::new(Signer::Expired);
+    let d = Daemon::start(&env.hsm, &["--allow-origin", SITE]);
+    let input = copy_fixture("libreoffice.pdf", env.path());
+    let job = d.submit(&input, Some(SITE)).json();
+    let page = d.answer_consent(&job, "approve", Some(USER_PIN), &[]);
+    assert!(
+        page.text().contains("data-code=\"CERT_EXPIRED\""),
+        "{}",
+        page.text()
+    );
+    let j = d.wait_job(job["job_id"].as_str().unwrap(), Some(SITE));
+    assert_eq!(j["error"]["code"], "CERT_EXPIRED", "{j}");
+}
+
+#[test]
+fn visible_signature_options_over_the_api() {
+    let (env, d) = setup(&[]);
+    let input = copy_fixture("libreoffice.pdf", env.path());
+    let options = serde_json::json!({
+        "reason": "Ban hành",
+        "appearance": {"profile": "appendix", "doc_number": "123/QĐ-UBND", "organization": "UBND Tỉnh Thử Nghiệm"}
+    });
+    let encoded: String = url_encode(&options.to_string());
+    let body = std::fs::read(&input).unwrap();
+    let r = d.request(
+        "POST",
+        "/v1/sign",
+        &[
+            ("Origin", SITE),
+            ("X-Kyso-Request", "1"),
+            ("Content-Type", "application/pdf"),
+            ("X-Kyso-Options", &encoded),
+        ],
+        &body,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let job = r.json();
+    let page = d.page(job["consent_url"].as_str().unwrap()).text();
+    assert!(
+        page.contains("<strong>appendix</strong>"),
+        "the window says the signature is visible: {page}"
+    );
+    let done = d.answer_consent(&job, "approve", Some(USER_PIN), &[]);
+    assert!(done.text().contains("id=\"done\""), "{}", done.text());
+    let j = d.wait_job(job["job_id"].as_str().unwrap(), Some(SITE));
+    let pdf = d.api(
+        "GET",
+        j["documents"][0]["result_url"].as_str().unwrap(),
+        Some(SITE),
+        None,
+        b"",
+    );
+    let out = write(env.path(), "visible.pdf", &pdf.body);
+    assert_pyhanko_all_valid(&out, &env.pki, 1);
+    let text = run_ok(std::process::Command::new("pdftotext").arg(&out).arg("-"));
+    assert!(String::from_utf8_lossy(&text.stdout).contains("123/QĐ-UBND"));
+
+    // A page may not name files on this computer.
+    let bad = serde_json::json!({"appearance": {"profile": "approved", "signature_image": {"path": "/etc/passwd"}}});
+    let r = d.request(
+        "POST",
+        "/v1/sign",
+        &[
+            ("Origin", SITE),
+            ("X-Kyso-Request", "1"),
+            ("Content-Type", "application/pdf"),
+            ("X-Kyso-Options", &url_encode(&bad.to_string())),
+        ],
+        &body,
+    );
+    assert_error(&r, 400, "APPEARANCE_LOCAL_FILE");
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

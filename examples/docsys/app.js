@@ -3,17 +3,13 @@ const params = new URLSearchParams(location.search);
 const base = params.get('kyso') || 'http://127.0.0.1:28770';
 const $ = (id) => document.getElementById(id);
 
-let client;
-try {
-  const sdk = await import(base + '/sdk/kyso.js');
-  client = sdk.createClient({ base });
-} catch (e) {
-  $('detect').textContent = 'Không tải được Kyso SDK · Cannot load the Kyso SDK: ' + e.message;
-  $('detect').className = 'status error';
-}
+// A real e-office system bundles the SDK with its own code, as here: loading
+// it from 127.0.0.1 would itself need the local-network permission.
+import { createClient } from './kyso.js';
+
+const client = createClient({ base });
 
 async function showDetect() {
-  if (!client) return;
   const d = await client.detect();
   const text = {
     running: 'Kyso đang chạy (phiên bản ' + d.version + ') · Kyso is running',

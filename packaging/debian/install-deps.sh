@@ -14,7 +14,7 @@ sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 
 runtime_pkgs=(softhsm2 opensc ca-certificates)
-test_pkgs=(poppler-utils qpdf gcc libp11-kit-dev python3-pip python3-venv chromium time)
+test_pkgs=(poppler-utils qpdf gcc libp11-kit-dev python3-pip python3-venv chromium time curl)
 
 pkgs=("${runtime_pkgs[@]}")
 if [[ $want_test -eq 1 ]]; then pkgs+=("${test_pkgs[@]}"); fi

@@ -176,6 +176,10 @@ pub struct SignArgs {
     /// How PKCS#1 v1.5 signatures are made on the token.
     #[arg(long, value_enum, default_value_t = RsaMechanismArg::Auto)]
     pub rsa_mechanism: RsaMechanismArg,
+
+    /// Visible signature options.
+    #[command(flatten, next_help_heading = "Appearance (Decree 30/2020)")]
+    pub appearance: super::appearance::AppearanceArgs,
 }
 
 /// `--rsa-mechanism`.

@@ -1,6 +1,7 @@
 //! The `kyso` command line: dispatch per subcommand, PIN prompting, and the
 //! mapping from error codes to exit codes. No domain logic lives here.
 
+mod appearance;
 pub mod args;
 mod log;
 mod output;
@@ -60,6 +61,7 @@ pub fn exit_code_for(code: &str) -> u8 {
             exit::USAGE
         }
         c if c.starts_with("SERVE_") => exit::SERVE,
+        c if c.starts_with("APPEARANCE_") => exit::USAGE,
         c if c.starts_with("LOG_") => exit::LOG,
         _ => exit::INTERNAL,
     }
@@ -164,7 +166,19 @@ fn resolve_module(
     data_dir: &std::path::Path,
 ) -> Result<PathBuf, Failure> {
     if cli.demo {
-        let demo = crate::demo::activate(data_dir).map_err(demo_failure)?;
+        // A newcomer's first command: make the demo token when it is missing.
+        let demo = match crate::demo::activate(data_dir) {
+            Err(crate::demo::Error::Missing) => {
+                let demo = crate::demo::create(data_dir, false).map_err(demo_failure)?;
+                eprintln!(
+                    "Created the demo token \"{}\" (PIN {}).",
+                    crate::demo::LABEL,
+                    crate::demo::PIN
+                );
+                demo
+            }
+            other => other.map_err(demo_failure)?,
+        };
         return Ok(demo.module);
     }
     if let Some(m) = cli.module.clone().or_else(|| config.module.clone()) {

@@ -70,8 +70,15 @@ pub(super) fn run(
         .build()
         .map_err(|e| Failure::new("INTERNAL", e.to_string(), e.to_string()))?;
     let port = settings.port;
+    if demo {
+        eprintln!(
+            "Demo mode: the token is the SoftHSM2 demo token, PIN {}. · Chế độ thử nghiệm: mã PIN là {}.",
+            crate::demo::PIN,
+            crate::demo::PIN
+        );
+    }
     runtime
-        .block_on(server::serve(settings, worker, ServeOptions { data_dir, demo }))
+        .block_on(server::serve(settings, worker, ServeOptions { data_dir, demo, appearance: config.appearance.clone() }))
         .map_err(|e| match e {
             server::StartError::Bind { .. } => Failure::new(
                 "SERVE_PORT_IN_USE",

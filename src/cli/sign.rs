@@ -44,22 +44,7 @@ pub(super) fn run(
         s.key,
         s.not_after.format("%Y-%m-%d")
     );
-    let now = chrono::Utc::now();
-    if !s.is_valid_at(now) {
-        return Err(Failure::new(
-            "CERT_EXPIRED",
-            format!(
-                "The certificate is not valid now (valid {} to {}); a signature made with it would be invalid.",
-                s.not_before.format("%Y-%m-%d"),
-                s.not_after.format("%Y-%m-%d")
-            ),
-            format!(
-                "Chứng thư số không còn hiệu lực (hiệu lực từ {} đến {}); chữ ký tạo bằng nó sẽ không hợp lệ.",
-                s.not_before.format("%d/%m/%Y"),
-                s.not_after.format("%d/%m/%Y")
-            ),
-        ));
-    }
+    crate::signing::check_validity(&cert, chrono::Utc::now())?;
 
     let state = module.pin_state(&token)?;
     if state.locked {
@@ -97,6 +82,7 @@ pub(super) fn run(
             RsaMechanismArg::Raw => RsaMechanism::Raw,
         },
     };
+    let cert_serial = cert.summary.serial.clone();
     let signer = Signer::new(&session, cert, chain, key_options)?;
     let doc = DocOptions {
         reason: a.reason.clone().or_else(|| config.reason.clone()),
@@ -104,6 +90,7 @@ pub(super) fn run(
         contact_info: a.contact.clone().or_else(|| config.contact_info.clone()),
         field_name: a.field.clone(),
         placement: Default::default(),
+        appearance: a.appearance.request(&config.appearance, &cert_serial),
     };
 
     let bar = (jobs.len() > 1 && interactive()).then(|| {

@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::sync::mpsc;
 
 use super::reader::Document;
 use super::update::Update;
@@ -13,6 +14,10 @@ use super::Error;
 use crate::types::{DigestAlg, Hasher};
 
 const BLOCK: usize = 1 << 20;
+/// Files up to this size are copied in one buffer on one thread.
+const SMALL_FILE: u64 = 4 << 20;
+/// Blocks shared between the hashing reader and the writer.
+const BLOCKS_IN_FLIGHT: usize = 4;
 
 /// The digest of the signed byte ranges and where the hole sits in the output.
 #[derive(Clone)]
@@ -56,25 +61,85 @@ pub fn write_and_digest(
     // The output's SHA-256 shares the original-bytes prefix with the range
     // digest; a second hasher runs only when the signature uses another hash.
     let mut file_hash = (alg != DigestAlg::Sha256).then(|| DigestAlg::Sha256.hasher());
-    let mut buf = vec![0u8; BLOCK];
-    let mut offset = 0u64;
     let len = doc.len();
-    while offset < len {
-        let want = BLOCK.min((len - offset) as usize);
-        let n = read_at(doc.file(), &mut buf[..want], offset)?;
-        if n == 0 {
-            return Err(Error::Io(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the input file shrank while it was being signed",
-            )));
-        }
+
+    if len <= SMALL_FILE {
+        // Not worth a thread: one buffer the size of the file.
+        let mut buf = vec![0u8; len as usize];
+        let n = read_exact_at(doc.file(), &mut buf, 0)?;
         hasher.update(&buf[..n]);
         if let Some(f) = file_hash.as_mut() {
             f.update(&buf[..n]);
         }
         out.write_all(&buf[..n])?;
-        offset += n as u64;
+        return finish(hasher, file_hash, update, out, len);
     }
+
+    // Hashing and writing overlap: this thread reads and hashes block n+1
+    // while a writer thread writes block n. A few blocks circulate between
+    // the two, so memory stays at BLOCKS_IN_FLIGHT × BLOCK.
+    let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(BLOCKS_IN_FLIGHT);
+    let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+    for _ in 0..BLOCKS_IN_FLIGHT {
+        empty_tx
+            .send(vec![0u8; BLOCK])
+            .expect("the receiver is alive");
+    }
+    let sink: &mut File = out;
+    let (read_result, write_result) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> std::io::Result<()> {
+            for (buf, n) in full_rx {
+                sink.write_all(&buf[..n])?;
+                // The reader may have stopped early; then nobody wants it back.
+                let _ = empty_tx.send(buf);
+            }
+            Ok(())
+        });
+        let read_result = (|| -> Result<(), Error> {
+            let mut offset = 0u64;
+            while offset < len {
+                // No buffer back means the writer failed; its error is reported.
+                let Ok(mut buf) = empty_rx.recv() else {
+                    return Ok(());
+                };
+                let want = BLOCK.min((len - offset) as usize);
+                let n = read_at(doc.file(), &mut buf[..want], offset)?;
+                if n == 0 {
+                    return Err(Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the input file shrank while it was being signed",
+                    )));
+                }
+                hasher.update(&buf[..n]);
+                if let Some(f) = file_hash.as_mut() {
+                    f.update(&buf[..n]);
+                }
+                if full_tx.send((buf, n)).is_err() {
+                    return Ok(());
+                }
+                offset += n as u64;
+            }
+            Ok(())
+        })();
+        drop(full_tx);
+        let write_result = writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the writer thread panicked")));
+        (read_result, write_result)
+    });
+    read_result?;
+    write_result?;
+    finish(hasher, file_hash, update, out, len)
+}
+
+/// Appends the update and closes both digests.
+fn finish(
+    mut hasher: Hasher,
+    file_hash: Option<Hasher>,
+    update: &Update,
+    out: &mut File,
+    len: u64,
+) -> Result<PreparedDigest, Error> {
     let file_hash = file_hash.unwrap_or_else(|| hasher.clone());
     let input_sha256 = file_hash.clone().finish();
     out.write_all(&update.bytes)?;
@@ -110,6 +175,22 @@ pub fn fill(
     let start = update.hole.start + 1;
     update.bytes[start..start + hex.len()].copy_from_slice(&hex);
     Ok(())
+}
+
+/// Reads `buf.len()` bytes at `offset`; an early end of file is an error.
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> Result<usize, Error> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = read_at(file, &mut buf[done..], offset + done as u64)?;
+        if n == 0 {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the input file shrank while it was being signed",
+            )));
+        }
+        done += n;
+    }
+    Ok(done)
 }
 
 #[cfg(unix)]

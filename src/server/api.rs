@@ -17,6 +17,7 @@ use super::error::ApiError;
 use super::guard::Caller;
 use super::jobs::{self, job_json};
 use super::state::{AppState, Job, JobState, OneTimeToken, PairRequest, PairState};
+use crate::appearance::AppearanceRequest;
 use crate::signing::DocOptions;
 use crate::types::DigestAlg;
 
@@ -37,28 +38,48 @@ pub struct ApiSignOptions {
     pub contact_info: Option<String>,
     /// The signature field's name.
     pub field_name: Option<String>,
+    /// A visible signature (Decree 30 profile). Without it, the config's
+    /// default profile for the signing certificate applies, if any.
+    pub appearance: Option<AppearanceRequest>,
 }
 
 impl ApiSignOptions {
-    fn into_doc_options(self) -> DocOptions {
-        DocOptions {
+    /// Checks what a page may ask for and fills in the user's settings.
+    async fn into_doc_options(self, state: &AppState) -> Result<DocOptions, ApiError> {
+        let defaults = &state.inner.appearance;
+        let appearance = match self.appearance {
+            // A page must send its images; naming a path would let it stamp
+            // any PNG on this computer into a document it gets back.
+            Some(req) if req.names_local_files() => return Err(ApiError::local_image()),
+            Some(req) => Some(req.with_defaults(defaults)),
+            None => {
+                let serial = state
+                    .inner
+                    .worker
+                    .status()
+                    .await
+                    .certificate
+                    .map(|c| c.serial);
+                serial
+                    .and_then(|s| defaults.profile_for(&s))
+                    .map(|p| AppearanceRequest::new(p).with_defaults(defaults))
+            }
+        };
+        Ok(DocOptions {
             reason: self.reason,
             location: self.location,
             contact_info: self.contact_info,
             field_name: self.field_name,
             placement: Default::default(),
-        }
+            appearance,
+        })
     }
 }
 
 /// `GET /v1/hello`: open to every origin, so a page can tell "Kyso is
 /// running but this site is not paired" from "Kyso is not running".
-pub(crate) async fn hello(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> Json<serde_json::Value> {
+pub(crate) async fn hello(Extension(caller): Extension<Caller>) -> Json<serde_json::Value> {
     let paired = matches!(caller, Caller::Trusted(_) | Caller::Local);
-    let _ = state;
     Json(serde_json::json!({
         "service": "kyso",
         "version": env!("CARGO_PKG_VERSION"),
@@ -130,11 +151,8 @@ pub(crate) async fn sign(
     let options = options_from_headers(&headers)?;
     let name = filename_from_headers(&headers);
     jobs::check_queue(&state)?;
-    let mut job = Job::new(
-        caller.origin_label(),
-        vec![name.clone()],
-        options.into_doc_options(),
-    );
+    let options = options.into_doc_options(&state).await?;
+    let mut job = Job::new(caller.origin_label(), vec![name.clone()], options);
     let doc = receive_document(&state, &job.id, 0, &name, &headers, body).await?;
     job.documents[0] = Some(doc);
     let id = job.id.clone();
@@ -176,11 +194,8 @@ pub(crate) async fn create_batch(
         .into_iter()
         .map(|d| sanitize_name(&d.name))
         .collect();
-    let job = Job::new(
-        caller.origin_label(),
-        names,
-        batch.options.into_doc_options(),
-    );
+    let options = batch.options.into_doc_options(&state).await?;
+    let job = Job::new(caller.origin_label(), names, options);
     let id = job.id.clone();
     let mut json = job_json(&state, &job);
     json["upload_urls"] = (0..job.names.len())

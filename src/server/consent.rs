@@ -24,9 +24,11 @@ pub(crate) fn window_headers(mut r: Response) -> Response {
         ),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // With `no-referrer`, Chromium sends `Origin: null` on the window's own
+    // form post, which the guard must refuse.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
@@ -220,6 +222,20 @@ fn consent_form(state: &AppState, id: &str, lang: Lang, token: &TokenStatus) -> 
         ));
     }
     b.push_str("</table>");
+    if let Some(req) = &job.options.appearance {
+        let profile = serde_json::to_value(req.profile)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        b.push_str(&format!(
+            "<p class=\"note\" id=\"appearance\">{} <strong>{}</strong></p>",
+            lang.t(
+                "Chữ ký hiển thị trên văn bản, mẫu:",
+                "Visible signature, profile:"
+            ),
+            esc(&profile)
+        ));
+    }
     match &token.certificate {
         Some(c) => b.push_str(&format!(
             "<p class=\"cert\">{} <strong>{}</strong><br>{} {} · {} {}</p>",
@@ -237,6 +253,23 @@ fn consent_form(state: &AppState, id: &str, lang: Lang, token: &TokenStatus) -> 
         }
     }
     if let Some(t) = &token.token {
+        let pin_state = if t.pin.locked {
+            lang.t("đã bị khoá", "locked")
+        } else if t.pin.final_try {
+            lang.t("còn một lần thử", "one try left")
+        } else if t.pin.count_low {
+            lang.t("đã có lần nhập sai", "a wrong PIN was entered recently")
+        } else {
+            lang.t("bình thường", "normal")
+        };
+        b.push_str(&format!(
+            "<p class=\"pinstate\">{} <strong>{}</strong> ({}) · {} <strong id=\"pin-state\">{}</strong></p>",
+            lang.t("Thiết bị ký:", "Token:"),
+            esc(&t.label),
+            esc(&t.serial),
+            lang.t("Trạng thái PIN:", "PIN state:"),
+            pin_state
+        ));
         if let Some((en, vi)) = t.pin.warning() {
             b.push_str(&format!(
                 "<p class=\"warning\" role=\"alert\">{}</p>",
@@ -359,12 +392,12 @@ pub(crate) async fn submit(
     let token = state.inner.worker.status().await;
     let ask_every_time = form.ask_every_time.is_some();
     if let Some(t) = &token.token {
-        let mut prefs = state.inner.ask_every_time.lock().expect("prefs lock");
-        if ask_every_time {
-            prefs.insert(t.serial.clone());
-        } else {
-            prefs.remove(&t.serial);
-        }
+        state
+            .inner
+            .ask_every_time
+            .lock()
+            .expect("prefs lock")
+            .set(&t.serial, ask_every_time);
     }
     match jobs::run(&state, &id, pin, ask_every_time).await {
         RunResult::Done => {

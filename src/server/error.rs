@@ -127,6 +127,15 @@ impl ApiError {
         )
     }
 
+    pub(crate) fn local_image() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "APPEARANCE_LOCAL_FILE",
+            "A web page must send signature and seal images as png_base64, not as file paths.",
+            "Trang web phải gửi ảnh chữ ký và con dấu dạng png_base64, không phải đường dẫn tệp.",
+        )
+    }
+
     pub(crate) fn unknown_document() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::{get, post, put};
+use axum::serve::ListenerExt;
 use axum::Router;
 
 pub use error::ApiError;
@@ -111,6 +112,8 @@ pub struct ServeOptions<'a> {
     pub data_dir: &'a Path,
     /// Serve the demo document system on the next port.
     pub demo: bool,
+    /// The user's `[appearance]` settings, for visible signatures.
+    pub appearance: crate::appearance::AppearanceDefaults,
 }
 
 /// Binds 127.0.0.1 only and serves until Ctrl-C or SIGTERM.
@@ -152,14 +155,16 @@ pub async fn serve(
     } else {
         None
     };
-    let state = AppState::new(
+    let state = AppState::new(state::Parts {
+        prefs: state::PinPrefs::load(opts.data_dir.join("pin-prefs.json")),
+        appearance: opts.appearance,
         settings,
         worker,
         origins,
-        base_url.clone(),
+        base_url: base_url.clone(),
         self_origins,
-        demo_url.clone(),
-    )
+        demo_url: demo_url.clone(),
+    })
     .map_err(|e| StartError::Other(e.to_string()))?;
     let pruner = state.clone();
     tokio::spawn(async move {
@@ -176,9 +181,18 @@ pub async fn serve(
     tracing::info!(%base_url, "listening");
     match tls_config {
         None => {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown_signal())
-                .await
+            // Without TCP_NODELAY, Nagle holds a response's body until the
+            // client acknowledges its headers: about 40 ms per request.
+            axum::serve(
+                listener.tap_io(|tcp| {
+                    if let Err(e) = tcp.set_nodelay(true) {
+                        tracing::debug!("TCP_NODELAY: {e}");
+                    }
+                }),
+                router,
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await
         }
         Some(config) => tls::serve_tls(listener, router, Arc::new(config), shutdown_signal()).await,
     }

@@ -28,7 +28,7 @@ pub(crate) struct Inner {
     pub pairings: Mutex<HashMap<String, PairRequest>>,
     pub origins: Mutex<OriginStore>,
     /// Token serials for which the user chose "ask PIN every time".
-    pub ask_every_time: Mutex<std::collections::BTreeSet<String>>,
+    pub ask_every_time: Mutex<PinPrefs>,
     pub work_dir: tempfile::TempDir,
     /// The origins this server answers as itself, e.g. `http://127.0.0.1:28770`.
     pub self_origins: Vec<String>,
@@ -36,30 +36,38 @@ pub(crate) struct Inner {
     pub base_url: String,
     /// The demo document system's URL, when `--demo` serves it.
     pub demo_url: Option<String>,
+    /// The user's `[appearance]` settings.
+    pub appearance: crate::appearance::AppearanceDefaults,
+}
+
+/// What [`AppState::new`] is made from.
+pub(crate) struct Parts {
+    pub settings: ServerSettings,
+    pub worker: Worker,
+    pub origins: OriginStore,
+    pub prefs: PinPrefs,
+    pub appearance: crate::appearance::AppearanceDefaults,
+    pub base_url: String,
+    pub self_origins: Vec<String>,
+    pub demo_url: Option<String>,
 }
 
 impl AppState {
-    pub(crate) fn new(
-        settings: ServerSettings,
-        worker: Worker,
-        origins: OriginStore,
-        base_url: String,
-        self_origins: Vec<String>,
-        demo_url: Option<String>,
-    ) -> std::io::Result<Self> {
+    pub(crate) fn new(p: Parts) -> std::io::Result<Self> {
         let work_dir = tempfile::Builder::new().prefix("kyso-jobs-").tempdir()?;
         Ok(AppState {
             inner: Arc::new(Inner {
-                settings,
-                worker,
+                settings: p.settings,
+                worker: p.worker,
                 jobs: Mutex::new(HashMap::new()),
                 pairings: Mutex::new(HashMap::new()),
-                origins: Mutex::new(origins),
-                ask_every_time: Mutex::new(Default::default()),
+                origins: Mutex::new(p.origins),
+                ask_every_time: Mutex::new(p.prefs),
                 work_dir,
-                self_origins,
-                base_url,
-                demo_url,
+                self_origins: p.self_origins,
+                base_url: p.base_url,
+                demo_url: p.demo_url,
+                appearance: p.appearance,
             }),
         })
     }
@@ -205,4 +213,53 @@ pub(crate) struct PairRequest {
     pub token: OneTimeToken,
     pub used: bool,
     pub changed: watch::Sender<u64>,
+}
+
+/// The tokens whose user asked to type the PIN for every signing, kept in
+/// `pin-prefs.json` in the data directory so the choice survives restarts.
+#[derive(Debug, Default)]
+pub struct PinPrefs {
+    path: Option<PathBuf>,
+    serials: std::collections::BTreeSet<String>,
+}
+
+impl PinPrefs {
+    /// Loads the preferences; a missing or unreadable file means none.
+    pub fn load(path: PathBuf) -> Self {
+        let serials = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        PinPrefs {
+            path: Some(path),
+            serials,
+        }
+    }
+
+    /// Whether the token with `serial` asks every time.
+    pub fn contains(&self, serial: &str) -> bool {
+        self.serials.contains(serial)
+    }
+
+    /// Records the user's choice for `serial` and saves it.
+    pub fn set(&mut self, serial: &str, ask: bool) {
+        let changed = if ask {
+            self.serials.insert(serial.to_owned())
+        } else {
+            self.serials.remove(serial)
+        };
+        if let (true, Some(path)) = (changed, &self.path) {
+            let saved = serde_json::to_vec_pretty(&self.serials)
+                .map_err(std::io::Error::other)
+                .and_then(|b| {
+                    if let Some(dir) = path.parent() {
+                        std::fs::create_dir_all(dir)?;
+                    }
+                    std::fs::write(path, b)
+                });
+            if let Err(e) = saved {
+                tracing::warn!("cannot save the PIN preference: {e}");
+            }
+        }
+    }
 }

@@ -77,6 +77,7 @@ pub(crate) async fn serve_tls(
             accepted = listener.accept() => accepted?,
             _ = &mut shutdown => return Ok(()),
         };
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let router = router.clone();
         tokio::spawn(async move {

@@ -19,6 +19,7 @@ pub mod worker;
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::appearance::{self, AppearanceRequest};
 use crate::cms::{self, Cert};
 use crate::describe::Describe;
 use crate::pdf::{self, Placement, SigSpec};
@@ -49,6 +50,31 @@ pub enum Error {
     /// RSASSA-PSS was asked for with a non-RSA key.
     #[error("PSS needs an RSA key")]
     PssNeedsRsa,
+    /// The certificate is outside its validity period.
+    #[error("the certificate is valid from {not_before} to {not_after}, not now")]
+    CertNotValid {
+        /// Start of validity.
+        not_before: DateTime<chrono::Utc>,
+        /// End of validity.
+        not_after: DateTime<chrono::Utc>,
+    },
+    /// The visible signature could not be drawn.
+    #[error(transparent)]
+    Appearance(#[from] appearance::Error),
+}
+
+/// Refuses a certificate that is not valid at `now`: a signature made with
+/// it would be invalid, so the user is told before typing a PIN.
+pub fn check_validity(cert: &TokenCert, now: DateTime<chrono::Utc>) -> Result<(), Error> {
+    let s = &cert.summary;
+    if s.is_valid_at(now) {
+        Ok(())
+    } else {
+        Err(Error::CertNotValid {
+            not_before: s.not_before,
+            not_after: s.not_after,
+        })
+    }
 }
 
 impl Describe for Error {
@@ -62,6 +88,8 @@ impl Describe for Error {
             }
             Error::File { .. } => "FILE_ERROR",
             Error::PssNeedsRsa => "OPTION_PSS_NEEDS_RSA",
+            Error::CertNotValid { .. } => "CERT_EXPIRED",
+            Error::Appearance(e) => e.code(),
         }
     }
     fn en(&self) -> String {
@@ -75,6 +103,12 @@ impl Describe for Error {
             Error::PssNeedsRsa => {
                 "RSASSA-PSS (--pss) needs an RSA key; this certificate has an EC key.".into()
             }
+            Error::CertNotValid { not_before, not_after } => format!(
+                "The certificate is not valid now (valid {} to {}); a signature made with it would be invalid.",
+                not_before.format("%Y-%m-%d"),
+                not_after.format("%Y-%m-%d")
+            ),
+            Error::Appearance(e) => e.en(),
         }
     }
     fn vi(&self) -> String {
@@ -89,6 +123,12 @@ impl Describe for Error {
                 "RSASSA-PSS (--pss) chỉ dùng được với khoá RSA; chứng thư số này dùng khoá EC."
                     .into()
             }
+            Error::CertNotValid { not_before, not_after } => format!(
+                "Chứng thư số không còn hiệu lực (hiệu lực từ {} đến {}); chữ ký tạo bằng nó sẽ không hợp lệ.",
+                not_before.format("%d/%m/%Y"),
+                not_after.format("%d/%m/%Y")
+            ),
+            Error::Appearance(e) => e.vi(),
         }
     }
 }
@@ -104,8 +144,11 @@ pub struct DocOptions {
     pub contact_info: Option<String>,
     /// The signature field's name; chosen automatically when `None`.
     pub field_name: Option<String>,
-    /// Where the widget goes.
+    /// Where the widget goes (used as is when `appearance` is `None`).
     pub placement: Placement,
+    /// A visible signature, built against the opened document; it replaces
+    /// `placement`.
+    pub appearance: Option<AppearanceRequest>,
 }
 
 /// Key-level options, fixed for a signing session.
@@ -147,6 +190,7 @@ pub struct Signer<'a> {
     key: KeyKind,
     options: KeyOptions,
     contents_len: usize,
+    durable: bool,
 }
 
 impl<'a> Signer<'a> {
@@ -158,6 +202,23 @@ impl<'a> Signer<'a> {
         extra_chain: Vec<Cert>,
         options: KeyOptions,
     ) -> Result<Self, Error> {
+        let mut chain = session.issuer_chain(&cert)?;
+        for c in extra_chain {
+            if !chain.iter().any(|x| x.der() == c.der()) {
+                chain.push(c);
+            }
+        }
+        Self::with_chain(session, cert, chain, options)
+    }
+
+    /// As [`Signer::new`], with the complete chain already known (the
+    /// daemon keeps it for as long as the token stays plugged in).
+    pub fn with_chain(
+        session: &'a TokenSession<'a>,
+        cert: TokenCert,
+        chain: Vec<Cert>,
+        options: KeyOptions,
+    ) -> Result<Self, Error> {
         let key = cert.summary.key;
         let scheme = match (key, options.pss) {
             (KeyKind::Rsa { .. }, false) => SigScheme::RsaPkcs1v15,
@@ -165,12 +226,6 @@ impl<'a> Signer<'a> {
             (KeyKind::Ec { .. }, false) => SigScheme::Ecdsa,
             (KeyKind::Ec { .. }, true) => return Err(Error::PssNeedsRsa),
         };
-        let mut chain = session.issuer_chain(&cert)?;
-        for c in extra_chain {
-            if !chain.iter().any(|x| x.der() == c.der()) {
-                chain.push(c);
-            }
-        }
         let contents_len = cms::estimate_len(options.digest, scheme, key, &cert.cert, &chain)?;
         Ok(Signer {
             session,
@@ -180,7 +235,15 @@ impl<'a> Signer<'a> {
             key,
             options,
             contents_len,
+            durable: true,
         })
+    }
+
+    /// Skips syncing outputs to disk: for temporary files the caller streams
+    /// away at once, such as the daemon's job results.
+    pub fn temporary_outputs(mut self) -> Self {
+        self.durable = false;
+        self
     }
 
     /// The signing certificate.
@@ -216,6 +279,10 @@ impl<'a> Signer<'a> {
         })?;
         let mut document = pdf::Document::open(file)?;
         let pages = pdf::page_count(&mut document)?;
+        let placement = match &doc.appearance {
+            Some(req) => appearance::build(&mut document, req, now)?,
+            None => doc.placement.clone(),
+        };
         let spec = SigSpec {
             field_name: doc.field_name.clone(),
             reason: doc.reason.clone(),
@@ -223,7 +290,7 @@ impl<'a> Signer<'a> {
             contact_info: doc.contact_info.clone(),
             signing_time: now,
             contents_len: self.contents_len,
-            placement: doc.placement.clone(),
+            placement,
         };
         let mut update = pdf::plan(&mut document, &spec)?;
 
@@ -268,7 +335,12 @@ impl<'a> Signer<'a> {
             output_sha256: hex::encode_upper(prepared.output_sha256(&update)),
             pages,
         };
-        Ok(Unreleased { tmp, dir, signed })
+        Ok(Unreleased {
+            tmp,
+            dir,
+            signed,
+            durable: self.durable,
+        })
     }
 
     /// The key type, for display.
@@ -283,6 +355,8 @@ pub struct Unreleased {
     tmp: tempfile::NamedTempFile,
     dir: PathBuf,
     signed: Signed,
+    /// Whether to fsync the file and the directory (see `Signer::durable`).
+    durable: bool,
 }
 
 impl Unreleased {
@@ -291,8 +365,11 @@ impl Unreleased {
         &self.signed
     }
 
-    /// Flushes the signed bytes to disk.
+    /// Flushes the signed bytes to disk (unless the signer is not durable).
     pub fn sync(&self) -> Result<(), Error> {
+        if !self.durable {
+            return Ok(());
+        }
         self.tmp.as_file().sync_all().map_err(|source| Error::File {
             path: self.signed.output.clone(),
             source,
@@ -307,7 +384,9 @@ impl Unreleased {
             path: output.clone(),
             source: e.error,
         })?;
-        sync_dir(&self.dir);
+        if self.durable {
+            sync_dir(&self.dir);
+        }
         Ok(self.signed)
     }
 

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset};
 use tokio::sync::oneshot;
 
-use super::{DocOptions, Error, KeyOptions, Signed, Signer};
+use super::{DocOptions, KeyOptions, Signed, Signer};
 use crate::certinfo::CertSummary;
 use crate::cms::Cert;
 use crate::describe::Describe;
-use crate::token::{self, Module, Pin, PinState, TokenInfo, TokenSession};
+use crate::token::{self, Module, Pin, PinState, TokenCert, TokenInfo, TokenSession};
 
 /// How the worker chooses its token and key.
 #[derive(Debug, Clone)]
@@ -187,6 +187,10 @@ struct Current<'m> {
     session: TokenSession<'m>,
     logged_in: bool,
     last_used: Instant,
+    /// The token's certificates, read once per session: they do not change
+    /// while the token stays plugged in, and reading them costs SoftHSM
+    /// dozens of file opens.
+    certs: Vec<TokenCert>,
 }
 
 fn run(module: &Module, config: &WorkerConfig, rx: &mpsc::Receiver<Command>) {
@@ -256,13 +260,19 @@ fn refresh<'m>(
             match module.open(&t) {
                 Ok(session) => {
                     tracing::info!(token = %t.display_name(), "token session opened");
-                    *current = Some(Current {
-                        token: t,
-                        session,
-                        logged_in: false,
-                        last_used: Instant::now(),
-                    });
-                    *problem = None;
+                    match session.certificates() {
+                        Ok(certs) => {
+                            *current = Some(Current {
+                                token: t,
+                                session,
+                                logged_in: false,
+                                last_used: Instant::now(),
+                                certs,
+                            });
+                            *problem = None;
+                        }
+                        Err(e) => *problem = Some(Problem::from(&e)),
+                    }
                 }
                 Err(e) => *problem = Some(Problem::from(&e)),
             }
@@ -291,8 +301,8 @@ fn status(
             problem,
         };
     };
-    let certificates = c.session.certificates().unwrap_or_default();
-    let chosen = c.session.select_cert(config.cert.as_deref());
+    let certificates = c.certs.clone();
+    let chosen = token::select_cert(&c.certs, config.cert.as_deref());
     let (certificate, problem) = match chosen {
         Ok(cert) => (Some(cert.summary), problem),
         Err(e) => (None, Some(Problem::from(&e))),
@@ -348,14 +358,12 @@ fn sign_with(
             vi: e.vi(),
         })
     };
-    let cert = match c.session.select_cert(config.cert.as_deref()) {
+    let cert = match token::select_cert(&c.certs, config.cert.as_deref()) {
         Ok(cert) => cert,
         Err(e) => return fail(&e),
     };
-    if !cert.summary.is_valid_at(chrono::Utc::now()) {
-        return fail(&Error::Token(token::Error::CertNotFound(
-            "a currently valid certificate".into(),
-        )));
+    if let Err(e) = super::check_validity(&cert, chrono::Utc::now()) {
+        return fail(&e);
     }
     if !c.logged_in {
         let state = match module.pin_state(&c.token) {
@@ -374,8 +382,16 @@ fn sign_with(
         c.logged_in = true;
     }
     c.last_used = Instant::now();
-    let signer = match Signer::new(&c.session, cert, config.chain.clone(), config.key_options) {
-        Ok(s) => s,
+    let mut chain = token::issuer_chain(&c.certs, &cert);
+    for extra in &config.chain {
+        if !chain.iter().any(|x| x.der() == extra.der()) {
+            chain.push(extra.clone());
+        }
+    }
+    // Job outputs are streamed to the page and deleted; syncing them to
+    // disk would only slow every signing down.
+    let signer = match Signer::with_chain(&c.session, cert, chain, config.key_options) {
+        Ok(s) => s.temporary_outputs(),
         Err(e) => return fail(&e),
     };
     let mut signed = Vec::with_capacity(request.documents.len());

@@ -11,7 +11,9 @@ pub mod modules;
 mod pkcs11;
 
 pub use error::{Error, PinState};
-pub use pkcs11::{Module, RsaMechanism, TokenCert, TokenInfo, TokenSession};
+pub use pkcs11::{
+    issuer_chain, select_cert, Module, RsaMechanism, TokenCert, TokenInfo, TokenSession,
+};
 
 /// The user PIN as cryptoki takes it: zeroized on drop, never printed.
 pub type Pin = cryptoki::types::AuthPin;

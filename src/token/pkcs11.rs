@@ -271,62 +271,15 @@ impl TokenSession<'_> {
         Ok(certs)
     }
 
-    /// Chooses the signing certificate: by serial (hex), `CKA_ID` (hex) or a
-    /// subject substring; with no selector, the only candidate.
+    /// Chooses the signing certificate among those on the token; see
+    /// [`select_cert`].
     pub fn select_cert(&self, selector: Option<&str>) -> Result<TokenCert, Error> {
-        let candidates: Vec<TokenCert> = self
-            .certificates()?
-            .into_iter()
-            .filter(TokenCert::is_signing_candidate)
-            .collect();
-        let describe = |c: &[&TokenCert]| {
-            c.iter()
-                .map(|c| format!("{} [{}]", c.summary.common_name, c.summary.serial))
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
-        let matching: Vec<&TokenCert> = match selector {
-            None => candidates.iter().collect(),
-            Some(sel) => {
-                let hex_sel = sel.replace(':', "").to_uppercase();
-                let lower = sel.to_lowercase();
-                candidates
-                    .iter()
-                    .filter(|c| {
-                        c.summary.serial == hex_sel
-                            || hex::encode_upper(&c.id) == hex_sel
-                            || c.summary.subject.to_lowercase().contains(&lower)
-                    })
-                    .collect()
-            }
-        };
-        match (matching.len(), selector) {
-            (1, _) => Ok(matching[0].clone()),
-            (0, None) => Err(Error::NoCertificate),
-            (0, Some(sel)) => Err(Error::CertNotFound(sel.to_owned())),
-            _ => Err(Error::AmbiguousCert(describe(&matching))),
-        }
+        select_cert(&self.certificates()?, selector)
     }
 
-    /// The issuer certificates the token holds for `leaf`, nearest first.
+    /// The issuer certificates the token holds for `leaf`; see [`issuer_chain`].
     pub fn issuer_chain(&self, leaf: &TokenCert) -> Result<Vec<Cert>, Error> {
-        let all = self.certificates()?;
-        let mut chain = Vec::new();
-        let mut current = leaf.summary.clone();
-        for _ in 0..8 {
-            if current.issuer == current.subject {
-                break;
-            }
-            let Some(issuer) = all
-                .iter()
-                .find(|c| c.summary.subject == current.issuer && c.summary.is_ca)
-            else {
-                break;
-            };
-            chain.push(issuer.cert.clone());
-            current = issuer.summary.clone();
-        }
-        Ok(chain)
+        Ok(issuer_chain(&self.certificates()?, leaf))
     }
 
     /// Logs the user in. A wrong PIN is reported with the token's fresh PIN
@@ -452,6 +405,60 @@ impl TokenSession<'_> {
             Err(Error::Mechanism(name.to_owned()))
         }
     }
+}
+
+/// Chooses the signing certificate among `certs`: by serial (hex), `CKA_ID`
+/// (hex) or a subject substring; with no selector, the only candidate.
+pub fn select_cert(certs: &[TokenCert], selector: Option<&str>) -> Result<TokenCert, Error> {
+    let candidates: Vec<&TokenCert> = certs.iter().filter(|c| c.is_signing_candidate()).collect();
+    let describe = |c: &[&TokenCert]| {
+        c.iter()
+            .map(|c| format!("{} [{}]", c.summary.common_name, c.summary.serial))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let matching: Vec<&TokenCert> = match selector {
+        None => candidates.clone(),
+        Some(sel) => {
+            let hex_sel = sel.replace(':', "").to_uppercase();
+            let lower = sel.to_lowercase();
+            candidates
+                .iter()
+                .copied()
+                .filter(|c| {
+                    c.summary.serial == hex_sel
+                        || hex::encode_upper(&c.id) == hex_sel
+                        || c.summary.subject.to_lowercase().contains(&lower)
+                })
+                .collect()
+        }
+    };
+    match (matching.len(), selector) {
+        (1, _) => Ok(matching[0].clone()),
+        (0, None) => Err(Error::NoCertificate),
+        (0, Some(sel)) => Err(Error::CertNotFound(sel.to_owned())),
+        _ => Err(Error::AmbiguousCert(describe(&matching))),
+    }
+}
+
+/// The CA certificates among `all` that issued `leaf`, nearest first.
+pub fn issuer_chain(all: &[TokenCert], leaf: &TokenCert) -> Vec<Cert> {
+    let mut chain = Vec::new();
+    let mut current = leaf.summary.clone();
+    for _ in 0..8 {
+        if current.issuer == current.subject {
+            break;
+        }
+        let Some(issuer) = all
+            .iter()
+            .find(|c| c.summary.subject == current.issuer && c.summary.is_ca)
+        else {
+            break;
+        };
+        chain.push(issuer.cert.clone());
+        current = issuer.summary.clone();
+    }
+    chain
 }
 
 /// The DER `DigestInfo` prefix for each hash (RFC 8017, 9.2 note 1).

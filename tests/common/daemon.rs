@@ -32,10 +32,27 @@ impl Daemon {
     /// Starts `kyso serve --port P <extra>` against `hsm` and waits until it
     /// answers `GET /v1/hello`.
     pub fn start(hsm: &SoftHsm, extra: &[&str]) -> Daemon {
+        Daemon::start_with_env(hsm, extra, &[])
+    }
+
+    /// As [`Daemon::start`] with `--tls`; readiness is checked over HTTPS.
+    pub fn start_tls(hsm: &SoftHsm, extra: &[&str]) -> Daemon {
+        let mut args = vec!["--tls"];
+        args.extend_from_slice(extra);
+        Daemon::spawn(hsm, &args, &[], true)
+    }
+
+    /// As [`Daemon::start`] with extra environment variables.
+    pub fn start_with_env(hsm: &SoftHsm, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
+        Daemon::spawn(hsm, extra, env, false)
+    }
+
+    fn spawn(hsm: &SoftHsm, extra: &[&str], env: &[(&str, &str)], tls: bool) -> Daemon {
         let port = free_port();
         let log = hsm.base_dir().join(format!("daemon-{port}.log"));
         let mut cmd = kyso_cmd(hsm);
         cmd.args(["serve", "--port", &port.to_string()]).args(extra);
+        cmd.envs(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         cmd.stdin(Stdio::null()).stdout(Stdio::null());
         cmd.stderr(std::fs::File::create(&log).expect("log file"));
         let child = cmd.spawn().expect("spawn kyso serve");
@@ -47,10 +64,15 @@ impl Daemon {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(r) = daemon.try_request("GET", "/v1/hello", &[("X-Kyso-Request", "1")], b"") {
-                if r.status == 200 {
-                    return daemon;
-                }
+            let up = if tls {
+                // The handshake succeeding is enough: HTTPS is checked by the test.
+                let cert = daemon.home.join(".local/share/kyso/tls/cert.pem");
+                cert.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            } else {
+                matches!(daemon.try_request("GET", "/v1/hello", &[("X-Kyso-Request", "1")], b""), Ok(r) if r.status == 200)
+            };
+            if up {
+                return daemon;
             }
             assert!(
                 Instant::now() < deadline,
@@ -134,10 +156,7 @@ impl Daemon {
         let url = job["consent_url"]
             .as_str()
             .unwrap_or_else(|| panic!("no consent_url in {job}"));
-        let path = url
-            .strip_prefix(&self.base())
-            .expect("consent on our origin");
-        let page = self.request("GET", path, &[], b"");
+        let page = self.page(url);
         assert_eq!(page.status, 200, "{}", page.text());
         let t = hidden_field(&page.text(), "t").expect("one-time token in the form");
         let id = job["job_id"].as_str().expect("job id");
@@ -148,16 +167,29 @@ impl Daemon {
         for (k, v) in extra {
             form.push_str(&format!("&{k}={v}"));
         }
+        self.post_form(&format!("/consent/{id}"), form.as_bytes())
+    }
+
+    /// Posts a form to one of Kyso's windows, as the window itself does.
+    pub fn post_form(&self, path: &str, form: &[u8]) -> Response {
         let origin = self.base();
         self.request(
             "POST",
-            &format!("/consent/{id}"),
+            path,
             &[
                 ("Origin", &origin),
                 ("Content-Type", "application/x-www-form-urlencoded"),
             ],
-            form.as_bytes(),
+            form,
         )
+    }
+
+    /// Opens a URL on Kyso's own origin (a consent or pairing link).
+    pub fn page(&self, url: &str) -> Response {
+        let path = url
+            .strip_prefix(&self.base())
+            .unwrap_or_else(|| panic!("{url} is not on Kyso's origin"));
+        self.request("GET", path, &[], b"")
     }
 
     /// Long-polls a job until it leaves `state`.
