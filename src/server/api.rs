@@ -302,7 +302,7 @@ pub(crate) async fn delete_job(
         }
         _ => {
             let job = jobs.remove(&id).expect("present");
-            jobs::remove_files(&job);
+            jobs::remove_files(&state, &job);
             Ok(StatusCode::NO_CONTENT)
         }
     }
@@ -520,7 +520,7 @@ async fn receive_document(
             return Err(ApiError::body_too_large(limit_mb));
         }
     }
-    let dir = state.inner.work_dir.path().join(job_id);
+    let dir = state.inner.work_dir.join(job_id);
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| ApiError::internal(&e.to_string()))?;

@@ -226,11 +226,8 @@ pub(crate) async fn run(
     }
 }
 
-pub(crate) fn remove_files(job: &Job) {
-    for doc in job.documents.iter().flatten() {
-        let _ = std::fs::remove_file(&doc.input);
-        let _ = std::fs::remove_file(&doc.output);
-    }
+pub(crate) fn remove_files(state: &AppState, job: &Job) {
+    let _ = std::fs::remove_dir_all(state.inner.work_dir.join(&job.id));
 }
 
 /// Drops finished jobs after a while, and expires consent links nobody used.
@@ -261,7 +258,7 @@ pub(crate) fn prune(state: &AppState) {
         .collect();
     for id in old {
         if let Some(job) = jobs.remove(&id) {
-            remove_files(&job);
+            remove_files(state, &job);
         }
     }
 }

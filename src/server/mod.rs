@@ -164,6 +164,7 @@ pub async fn serve(
         base_url: base_url.clone(),
         self_origins,
         demo_url: demo_url.clone(),
+        data_dir: opts.data_dir.to_owned(),
     })
     .map_err(|e| StartError::Other(e.to_string()))?;
     let pruner = state.clone();

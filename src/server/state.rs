@@ -29,7 +29,8 @@ pub(crate) struct Inner {
     pub origins: Mutex<OriginStore>,
     /// Token serials for which the user chose "ask PIN every time".
     pub ask_every_time: Mutex<PinPrefs>,
-    pub work_dir: tempfile::TempDir,
+    /// Uploaded and signed documents, one directory per job.
+    pub work_dir: PathBuf,
     /// The origins this server answers as itself, e.g. `http://127.0.0.1:28770`.
     pub self_origins: Vec<String>,
     /// The base URL for links, e.g. `http://127.0.0.1:28770`.
@@ -50,11 +51,19 @@ pub(crate) struct Parts {
     pub base_url: String,
     pub self_origins: Vec<String>,
     pub demo_url: Option<String>,
+    pub data_dir: PathBuf,
 }
 
 impl AppState {
     pub(crate) fn new(p: Parts) -> std::io::Result<Self> {
-        let work_dir = tempfile::Builder::new().prefix("kyso-jobs-").tempdir()?;
+        // Jobs live in the user's own data directory, not a shared /tmp.
+        // Whatever a killed daemon left there is stale: no job outlives
+        // the process that owns it.
+        let work_dir = p.data_dir.join("jobs");
+        if work_dir.exists() {
+            std::fs::remove_dir_all(&work_dir)?;
+        }
+        std::fs::create_dir_all(&work_dir)?;
         Ok(AppState {
             inner: Arc::new(Inner {
                 settings: p.settings,
