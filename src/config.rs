@@ -32,6 +32,14 @@ pub struct Config {
     pub location: Option<String>,
     /// The default `/ContactInfo`.
     pub contact_info: Option<String>,
+    /// The usage log database [default: `usage-log.sqlite3` in the data dir].
+    pub usage_log: Option<PathBuf>,
+    /// Usage-log entries older than this many days are pruned (a logged
+    /// event); 0 keeps everything. Default 1826 (five years).
+    pub usage_log_retention_days: Option<u32>,
+    /// `kyso status` warns when a certificate expires within this many days.
+    /// Default 30.
+    pub cert_warning_days: Option<u32>,
     /// Visible-signature settings: pictures, seal size, organization name,
     /// default profile (per certificate).
     #[serde(default)]
@@ -105,5 +113,11 @@ mod tests {
         assert!(toml::from_str::<Config>("modul = \"x\"").is_err());
         let c: Config = toml::from_str("module = \"/x.so\"\ndigest = \"sha384\"").unwrap();
         assert_eq!(c.digest, Some(DigestAlg::Sha384));
+        let c: Config =
+            toml::from_str("usage_log_retention_days = 365\ncert_warning_days = 45").unwrap();
+        assert_eq!(
+            (c.usage_log_retention_days, c.cert_warning_days),
+            (Some(365), Some(45))
+        );
     }
 }

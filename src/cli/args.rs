@@ -42,6 +42,14 @@ pub enum Command {
     Certs(CertsArgs),
     /// Create the SoftHSM2 demo token (a DEMO certificate, not valid for real use).
     DemoToken(DemoArgs),
+    /// Show the usage log (every use of the token), or check it with `kyso log verify`.
+    Log(LogArgs),
+    /// Make the periodic report of certificate use (printable HTML, CSV or JSON).
+    Report(ReportArgs),
+    /// Manage the token PIN (`kyso pin change`).
+    Pin(PinArgs),
+    /// Show the tokens and certificates, with PIN-change and expiry reminders.
+    Status(StatusArgs),
     /// Run the localhost signing API for web document systems (foreground).
     Serve(Box<ServeArgs>),
     /// List or revoke the websites paired with Kyso.
@@ -210,4 +218,149 @@ pub struct DemoArgs {
     /// Delete and recreate the demo token if it exists.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `kyso log`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct LogArgs {
+    /// `verify`, or nothing to list entries.
+    #[command(subcommand)]
+    pub action: Option<LogAction>,
+
+    /// Entries at or after this date (YYYY-MM-DD, local) or time (RFC 3339).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+
+    /// Entries up to and including this date (YYYY-MM-DD), or before this time (RFC 3339).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+
+    /// Entries for this certificate: serial, SHA-256 thumbprint, or part of the holder's name.
+    #[arg(long, value_name = "SELECTOR")]
+    pub cert: Option<String>,
+
+    /// Entries from this calling origin (`cli` for the command line).
+    #[arg(long, value_name = "ORIGIN")]
+    pub origin: Option<String>,
+
+    /// Only successful or only failed entries.
+    #[arg(long, value_enum)]
+    pub result: Option<ResultArg>,
+
+    /// Show at most this many of the most recent matching entries (0: all).
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub limit: u32,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `kyso log` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LogAction {
+    /// Check that no entry was edited, deleted or reordered.
+    Verify(VerifyArgs),
+}
+
+/// `kyso log verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--result`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ResultArg {
+    /// Successful entries.
+    Ok,
+    /// Failed entries.
+    Failed,
+}
+
+/// `kyso report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The first day of the period (YYYY-MM-DD, local time).
+    #[arg(long, value_name = "DATE")]
+    pub from: chrono::NaiveDate,
+
+    /// The last day of the period, included (YYYY-MM-DD, local time).
+    #[arg(long, value_name = "DATE")]
+    pub to: chrono::NaiveDate,
+
+    /// The output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+    pub format: ReportFormat,
+
+    /// The language of the CSV and HTML reports.
+    #[arg(long, value_enum, default_value_t = LangArg::Vi)]
+    pub lang: LangArg,
+
+    /// Write the report to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    /// One row per figure, for spreadsheets.
+    Csv,
+    /// A printable page.
+    Html,
+    /// Machine-readable.
+    Json,
+}
+
+/// `--lang`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LangArg {
+    /// Tiếng Việt.
+    Vi,
+    /// English.
+    En,
+}
+
+/// `kyso pin`.
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: PinAction,
+}
+
+/// `kyso pin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PinAction {
+    /// Change the token's user PIN (asks for the old PIN and the new one twice).
+    Change(PinChangeArgs),
+}
+
+/// `kyso pin change`.
+#[derive(Debug, Args)]
+pub struct PinChangeArgs {
+    /// The token, by label or serial.
+    #[arg(long, value_name = "LABEL|SERIAL")]
+    pub token: Option<String>,
+
+    /// Read the old PIN, the new PIN and the new PIN again from the first three
+    /// lines of standard input instead of the terminal.
+    #[arg(long)]
+    pub pin_stdin: bool,
+}
+
+/// `kyso status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this token, by label or serial.
+    #[arg(long, value_name = "LABEL|SERIAL")]
+    pub token: Option<String>,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -3,9 +3,13 @@
 
 mod appearance;
 pub mod args;
+mod log;
 mod output;
+mod pin;
+mod report;
 mod serve;
 mod sign;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +42,9 @@ pub mod exit {
     pub const PARTIAL: u8 = 8;
     /// The daemon could not start (port in use).
     pub const SERVE: u8 = 9;
+    /// The usage log could not be opened, written or read, or it fails
+    /// verification (`kyso log verify`).
+    pub const LOG: u8 = 10;
 }
 
 /// The exit code for an error code.
@@ -55,6 +62,7 @@ pub fn exit_code_for(code: &str) -> u8 {
         }
         c if c.starts_with("SERVE_") => exit::SERVE,
         c if c.starts_with("APPEARANCE_") => exit::USAGE,
+        c if c.starts_with("LOG_") => exit::LOG,
         _ => exit::INTERNAL,
     }
 }
@@ -114,6 +122,13 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
     if let Command::DemoToken(a) = &cli.command {
         return demo_token(&data_dir, a.force);
     }
+    // The usage log and its report need no token driver.
+    if let Command::Log(a) = &cli.command {
+        return log::run(&config, a);
+    }
+    if let Command::Report(a) = &cli.command {
+        return report::run(&config, a);
+    }
     if let Command::Origins(a) = &cli.command {
         return serve::origins(&data_dir, &a.action);
     }
@@ -131,7 +146,13 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             a.token.as_deref().or(config.token.as_deref()),
             a.json,
         ),
-        Command::DemoToken(_) | Command::Origins(_) | Command::Serve(_) => {
+        Command::Pin(a) => pin::run(&module, &config, &a, cli.demo),
+        Command::Status(a) => status::run(&module, &config, &a),
+        Command::DemoToken(_)
+        | Command::Origins(_)
+        | Command::Serve(_)
+        | Command::Log(_)
+        | Command::Report(_) => {
             unreachable!("handled above")
         }
     }

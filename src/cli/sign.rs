@@ -2,16 +2,20 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::args::{RsaMechanismArg, SignArgs};
+use super::log::{locked_by, signed_doc, unsigned_doc, Recorder};
 use super::output::{interactive, print_failure, report};
 use super::{exit, exit_code_for, Failure};
 use crate::cms::Cert;
 use crate::config::Config;
-use crate::signing::{DocOptions, KeyOptions, Signer};
+use crate::signing::{DocOptions, KeyOptions, Signer, Unreleased};
 use crate::token::{self, Module, Pin, RsaMechanism};
+use crate::usage_log::{Operation, Outcome};
 
 pub(super) fn run(
     module: &Module,
@@ -20,9 +24,13 @@ pub(super) fn run(
     demo: bool,
 ) -> Result<u8, Failure> {
     let jobs = plan_outputs(&a)?;
+    // Before the token is touched: a log that cannot be written stops here.
+    let mut rec = Recorder::open(config)?;
     let token = module.select(a.token.as_deref().or(config.token.as_deref()))?;
+    rec.set_token(&token);
     let session = module.open(&token)?;
     let cert = session.select_cert(a.cert.as_deref().or(config.cert.as_deref()))?;
+    rec.set_cert(&cert.summary);
     let chain = match a.chain.as_ref().or(config.chain.as_ref()) {
         Some(p) => load_chain(p)?,
         None => Vec::new(),
@@ -40,7 +48,9 @@ pub(super) fn run(
 
     let state = module.pin_state(&token)?;
     if state.locked {
-        return Err(token::Error::PinLocked.into());
+        let e = token::Error::PinLocked;
+        rec.record(rec.login_failure(&e))?;
+        return Err(e.into());
     }
     if let Some((en, vi)) = state.warning() {
         report(&en, &vi);
@@ -54,8 +64,14 @@ pub(super) fn run(
     } else {
         Some(read_pin(a.pin_stdin, demo)?)
     };
-    session.login(pin.as_ref())?;
+    let login = session.login(pin.as_ref());
     drop(pin);
+    if let Err(e) = login {
+        rec.record(rec.login_failure(&e))?;
+        return Err(e.into());
+    }
+    // Committed with the first document's entry, one flush for both.
+    rec.defer(rec.entry(Operation::Login, Outcome::Ok));
 
     let key_options = KeyOptions {
         digest: a.digest.or(config.digest).unwrap_or_default(),
@@ -85,51 +101,152 @@ pub(super) fn run(
         );
         bar
     });
-    let mut failed: Vec<&'static str> = Vec::new();
-    for (input, output) in &jobs {
-        if let Some(b) = &bar {
-            b.set_message(input.display().to_string());
+    let operation = if jobs.len() > 1 {
+        Operation::BatchSign
+    } else {
+        Operation::Sign
+    };
+    let failed: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let signed_count = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let say = |line: String| match &bar {
+        Some(b) => b.println(line),
+        None => println!("{line}"),
+    };
+    let fail = |f: Failure, input: &Path| {
+        match &bar {
+            Some(b) => b.suspend(|| print_failure(&f, Some(input))),
+            None => print_failure(&f, Some(input)),
         }
-        let now = chrono::Local::now().fixed_offset();
-        match signer.sign_file(input, output, &doc, now) {
-            Ok(signed) => {
-                let line = format!(
-                    "signed {} -> {} ({})",
-                    input.display(),
-                    signed.output.display(),
-                    signed.field_name
-                );
-                match &bar {
-                    Some(b) => b.println(line),
-                    None => println!("{line}"),
-                }
-            }
-            Err(e) => {
-                let f = Failure::from(e);
-                if let Some(b) = &bar {
-                    b.suspend(|| print_failure(&f, Some(input)));
-                } else {
-                    print_failure(&f, Some(input));
-                }
-                // A token problem will fail every remaining document too.
-                let fatal = f.code.starts_with("TOKEN_") || f.code.starts_with("PIN_");
-                failed.push(f.code);
-                if fatal {
-                    break;
-                }
-            }
+        // A token or log problem will fail every remaining document too.
+        if f.code.starts_with("TOKEN_") || f.code.starts_with("PIN_") || f.code.starts_with("LOG_")
+        {
+            stop.store(true, Ordering::SeqCst);
         }
+        failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(f.code);
         if let Some(b) = &bar {
             b.inc(1);
         }
-    }
+    };
+    // A failed attempt gets its entry too; if even that cannot be written,
+    // the log's error is the one to show.
+    let record_failure = |e: &crate::signing::Error, input: &Path, detail: Option<String>| {
+        use crate::describe::Describe;
+        let locked = matches!(e, crate::signing::Error::Token(t) if locked_by(t));
+        let mut entry = rec.failure(operation, e.code(), locked);
+        entry.document = Some(unsigned_doc(input));
+        entry.detail = detail;
+        rec.record(entry).err().map(Failure::from)
+    };
+
+    // Signing and releasing overlap. This thread signs each document into a
+    // temp file and queues it; the releaser takes everything queued, commits
+    // those entries in one transaction (a group commit) while the files are
+    // fsynced, and only then renames each file into place. So an entry is
+    // always durable before its file appears, and a batch pays about one
+    // log fsync per group instead of one per document.
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(&PathBuf, Unreleased)>(16);
+        let (fail, say, record_failure) = (&fail, &say, &record_failure);
+        let (rec, bar, signed_count) = (&rec, &bar, &signed_count);
+        s.spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut group = vec![first];
+                group.extend(rx.try_iter());
+                let entries = group
+                    .iter()
+                    .map(|(input, u)| {
+                        let mut e = rec.entry(operation, Outcome::Ok);
+                        e.document = Some(signed_doc(input, u.signed()));
+                        e
+                    })
+                    .collect();
+                let (committed, synced) = std::thread::scope(|s2| {
+                    let commit = s2.spawn(|| rec.record_all(entries));
+                    let synced: Vec<_> = group.iter().map(|(_, u)| u.sync()).collect();
+                    (
+                        commit
+                            .join()
+                            .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                        synced,
+                    )
+                });
+                let ids = match committed {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        // Nothing of this group is released; the temp files
+                        // are deleted on drop.
+                        use crate::describe::Describe;
+                        for (input, _) in &group {
+                            fail(Failure::new(e.code(), e.en(), e.vi()), input);
+                        }
+                        return;
+                    }
+                };
+                for (((input, u), sync), id) in group.into_iter().zip(synced).zip(ids) {
+                    match sync.and_then(|()| u.rename()) {
+                        Ok(signed) => {
+                            signed_count.fetch_add(1, Ordering::SeqCst);
+                            say(format!(
+                                "signed {} -> {} ({})",
+                                input.display(),
+                                signed.output.display(),
+                                signed.field_name
+                            ));
+                            if let Some(b) = &bar {
+                                b.inc(1);
+                            }
+                        }
+                        Err(e) => {
+                            let detail = id.map(|id| {
+                                format!(
+                                    "the signed output recorded in entry #{id} was not released"
+                                )
+                            });
+                            let f = record_failure(&e, input, detail)
+                                .unwrap_or_else(|| Failure::from(e));
+                            fail(f, input);
+                        }
+                    }
+                }
+            }
+        });
+        for (input, output) in &jobs {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            if let Some(b) = &bar {
+                b.set_message(input.display().to_string());
+            }
+            let now = chrono::Local::now().fixed_offset();
+            match signer.sign_to_temp(input, output, &doc, now) {
+                Ok(unreleased) => {
+                    if tx.send((input, unreleased)).is_err() {
+                        break; // the releaser stopped on a log failure
+                    }
+                }
+                Err(e) => {
+                    let f = record_failure(&e, input, None).unwrap_or_else(|| Failure::from(e));
+                    fail(f, input);
+                }
+            }
+        }
+        drop(tx);
+    });
+    let failed = failed.into_inner().unwrap_or_else(|p| p.into_inner());
+    let signed_count = signed_count.into_inner();
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     Ok(match (failed.len(), jobs.len()) {
         (0, _) => exit::OK,
         (_, 1) => exit_code_for(failed[0]),
-        (n, total) => {
+        // A fatal error stops the batch: the documents not tried count too.
+        (_, total) => {
+            let n = total - signed_count;
             report(
                 &format!("{} of {total} documents were not signed.", n),
                 &format!("{} trên {total} văn bản chưa được ký.", n),

@@ -7,7 +7,10 @@
 //! ```
 //!
 //! The output appears only after the final rename; any failure before it
-//! drops the temp file, so the output path is never half-written.
+//! drops the temp file, so the output path is never half-written. The
+//! rename is the release point: [`Signer::sign_to_temp`] stops before it,
+//! so a caller can commit its usage-log entry first and then
+//! [`Unreleased::release`] the file.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -256,6 +259,20 @@ impl<'a> Signer<'a> {
         doc: &DocOptions,
         now: DateTime<FixedOffset>,
     ) -> Result<Signed, Error> {
+        self.sign_to_temp(input, output, doc, now)?.release()
+    }
+
+    /// Signs `input` into a temp file beside `output`, which appears at
+    /// `output` only when [`Unreleased::release`] renames it there. Lets a
+    /// caller commit what it must (the usage log) before the release, and
+    /// sign the next document meanwhile.
+    pub fn sign_to_temp(
+        &self,
+        input: &Path,
+        output: &Path,
+        doc: &DocOptions,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Unreleased, Error> {
         let file = File::open(input).map_err(|source| Error::File {
             path: input.to_owned(),
             source,
@@ -309,21 +326,7 @@ impl<'a> Signer<'a> {
         )?;
         let der = tbs.assemble(&raw, &self.cert.cert, &self.chain)?;
         pdf::fill(tmp.as_file(), &prepared, &mut update, &der)?;
-        if self.durable {
-            tmp.as_file().sync_all().map_err(|source| Error::File {
-                path: output.to_owned(),
-                source,
-            })?;
-        }
-        tmp.persist(output).map_err(|e| Error::File {
-            path: output.to_owned(),
-            source: e.error,
-        })?;
-        if self.durable {
-            sync_dir(&dir);
-        }
-
-        Ok(Signed {
+        let signed = Signed {
             output: output.to_owned(),
             field_name: update.field_name.clone(),
             input_len: document.len(),
@@ -331,12 +334,66 @@ impl<'a> Signer<'a> {
             input_sha256: hex::encode_upper(&prepared.input_sha256),
             output_sha256: hex::encode_upper(prepared.output_sha256(&update)),
             pages,
+        };
+        Ok(Unreleased {
+            tmp,
+            dir,
+            signed,
+            durable: self.durable,
         })
     }
 
     /// The key type, for display.
     pub fn key(&self) -> KeyKind {
         self.key
+    }
+}
+
+/// A signed document in a temp file beside its output, not yet visible at
+/// the output path. Dropping it deletes the temp file.
+pub struct Unreleased {
+    tmp: tempfile::NamedTempFile,
+    dir: PathBuf,
+    signed: Signed,
+    /// Whether to fsync the file and the directory (see `Signer::durable`).
+    durable: bool,
+}
+
+impl Unreleased {
+    /// What was signed (the output's hash and size are final).
+    pub fn signed(&self) -> &Signed {
+        &self.signed
+    }
+
+    /// Flushes the signed bytes to disk (unless the signer is not durable).
+    pub fn sync(&self) -> Result<(), Error> {
+        if !self.durable {
+            return Ok(());
+        }
+        self.tmp.as_file().sync_all().map_err(|source| Error::File {
+            path: self.signed.output.clone(),
+            source,
+        })
+    }
+
+    /// Renames the (synced) file to its output path and makes the rename
+    /// durable: the release.
+    pub fn rename(self) -> Result<Signed, Error> {
+        let output = self.signed.output.clone();
+        self.tmp.persist(&output).map_err(|e| Error::File {
+            path: output.clone(),
+            source: e.error,
+        })?;
+        if self.durable {
+            sync_dir(&self.dir);
+        }
+        Ok(self.signed)
+    }
+
+    /// Syncs and renames.
+    pub fn release(self) -> Result<Signed, Error> {
+        self.sync()?;
+        self.rename()
     }
 }
 

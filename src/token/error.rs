@@ -89,6 +89,9 @@ pub enum Error {
     /// The user gave no PIN.
     #[error("no PIN was entered")]
     PinCancelled,
+    /// The token refused the new PIN (length or characters).
+    #[error("the token refused the new PIN")]
+    PinRejected,
     /// The token was removed during the operation.
     #[error("the token was removed")]
     Removed,
@@ -116,6 +119,7 @@ impl Describe for Error {
             Error::PinLocked => "PIN_LOCKED",
             Error::PinExpired => "PIN_EXPIRED",
             Error::PinCancelled => "PIN_CANCELLED",
+            Error::PinRejected => "PIN_REJECTED",
             Error::Removed => "TOKEN_REMOVED",
             Error::Mechanism(_) => "TOKEN_MECHANISM",
             Error::Pkcs11(_) => "TOKEN_ERROR",
@@ -159,6 +163,10 @@ impl Describe for Error {
                 .into(),
             Error::PinExpired => "The token's PIN has expired. Change it with `kyso pin change`.".into(),
             Error::PinCancelled => "No PIN was entered; nothing was signed.".into(),
+            Error::PinRejected => {
+                "The token refused the new PIN (its length or characters are not allowed). The PIN was not changed."
+                    .into()
+            }
             Error::Removed => {
                 "The token was removed during signing. Nothing was written; plug it back in and try again.".into()
             }
@@ -206,6 +214,10 @@ impl Describe for Error {
                 .into(),
             Error::PinExpired => "Mã PIN của thiết bị ký đã hết hạn. Hãy đổi PIN bằng `kyso pin change`.".into(),
             Error::PinCancelled => "Chưa nhập mã PIN; không có văn bản nào được ký.".into(),
+            Error::PinRejected => {
+                "Thiết bị ký không chấp nhận mã PIN mới (độ dài hoặc ký tự không hợp lệ). Mã PIN chưa được đổi."
+                    .into()
+            }
             Error::Removed => "Thiết bị ký đã bị rút ra trong khi ký. Không có tệp nào được ghi; \
                  hãy cắm lại thiết bị và thử lại."
                 .into(),

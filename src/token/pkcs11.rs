@@ -492,3 +492,49 @@ pub(crate) fn map_err(e: CkError) -> Error {
         other => Error::Pkcs11(other.to_string()),
     }
 }
+
+// Changing the PIN (`kyso pin change`). Kept in its own impl blocks so the
+// signing path above is untouched.
+impl Module {
+    /// The PIN lengths the token accepts (`ulMinPinLen`, `ulMaxPinLen`).
+    pub fn pin_length_range(&self, token: &TokenInfo) -> Result<(usize, usize), Error> {
+        let info = self.ctx().get_token_info(token.slot).map_err(map_err)?;
+        Ok((info.min_pin_length(), info.max_pin_length()))
+    }
+
+    /// Opens a read-write session on `token`: `C_SetPIN` refuses a
+    /// read-only one.
+    pub fn open_rw(&self, token: &TokenInfo) -> Result<TokenSession<'_>, Error> {
+        let session = self.ctx().open_rw_session(token.slot).map_err(map_err)?;
+        let mechanisms = self.ctx().get_mechanism_list(token.slot).map_err(map_err)?;
+        Ok(TokenSession {
+            module: self,
+            session,
+            token: token.clone(),
+            mechanisms,
+        })
+    }
+}
+
+impl TokenSession<'_> {
+    /// Changes the user PIN with `C_SetPIN`, without logging in first, so
+    /// the token itself checks `old`. Needs a session from
+    /// [`Module::open_rw`]. A wrong old PIN is reported with the token's
+    /// fresh flags and never retried; a locked token is not even tried.
+    pub fn change_pin(&self, old: &AuthPin, new: &AuthPin) -> Result<(), Error> {
+        let state = self.module.pin_state(&self.token)?;
+        if state.locked {
+            return Err(Error::PinLocked);
+        }
+        match self.session.set_pin(old, new) {
+            Ok(()) => Ok(()),
+            Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(Error::PinIncorrect(
+                self.module.pin_state(&self.token).unwrap_or(state),
+            )),
+            Err(CkError::Pkcs11(RvError::PinInvalid | RvError::PinLenRange, _)) => {
+                Err(Error::PinRejected)
+            }
+            Err(e) => Err(map_err(e)),
+        }
+    }
+}
