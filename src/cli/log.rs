@@ -29,6 +29,31 @@ pub(super) fn log_path(config: &Config) -> PathBuf {
 }
 
 /// Opens the usage log.
+/// Opens the usage log and prunes entries past the retention period. A
+/// failed prune is a warning only: it must not stop the office's work, and
+/// the entries stay.
+pub(super) fn open_and_prune(config: &Config, origin: &str) -> Result<UsageLog, Failure> {
+    let log = open_log(config)?;
+    let days = config
+        .usage_log_retention_days
+        .unwrap_or(DEFAULT_RETENTION_DAYS);
+    if days > 0 {
+        let cutoff = Utc::now() - chrono::TimeDelta::days(i64::from(days));
+        match log.prune(cutoff, origin) {
+            Ok(Some(id)) => tracing::info!(id, days, "pruned the usage log"),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!("usage log not pruned: {e}");
+                report(
+                    &format!("Warning: old usage-log entries were not pruned: {e}. Run `kyso log verify`."),
+                    "Cảnh báo: chưa dọn được các bản ghi cũ của nhật ký sử dụng. Hãy chạy `kyso log verify`.",
+                );
+            }
+        }
+    }
+    Ok(log)
+}
+
 pub(super) fn open_log(config: &Config) -> Result<UsageLog, Failure> {
     let path = log_path(config);
     tracing::info!(path = %path.display(), "opening the usage log");
@@ -74,24 +99,7 @@ impl Recorder {
                 pending: Default::default(),
             });
         }
-        let log = open_log(config)?;
-        let days = config
-            .usage_log_retention_days
-            .unwrap_or(DEFAULT_RETENTION_DAYS);
-        if days > 0 {
-            let cutoff = Utc::now() - chrono::TimeDelta::days(i64::from(days));
-            match log.prune(cutoff, "cli") {
-                Ok(Some(id)) => tracing::info!(id, days, "pruned the usage log"),
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!("usage log not pruned: {e}");
-                    report(
-                        &format!("Warning: old usage-log entries were not pruned: {e}. Run `kyso log verify`."),
-                        "Cảnh báo: chưa dọn được các bản ghi cũ của nhật ký sử dụng. Hãy chạy `kyso log verify`.",
-                    );
-                }
-            }
-        }
+        let log = open_and_prune(config, "cli")?;
         Ok(Recorder {
             log: Some(log),
             job_id,

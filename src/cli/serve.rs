@@ -52,6 +52,9 @@ pub(super) fn run(
             ));
         }
     }
+    // A log that cannot be written stops start-up: the daemon must not sign
+    // anything it cannot record.
+    let usage_log = super::log::open_and_prune(&config, "daemon")?;
     let worker = Worker::start(WorkerConfig {
         module,
         token: a.token.or(config.token.clone()),
@@ -78,7 +81,15 @@ pub(super) fn run(
         );
     }
     runtime
-        .block_on(server::serve(settings, worker, ServeOptions { data_dir, demo, appearance: config.appearance.clone() }))
+        .block_on(server::serve(settings, worker, ServeOptions {
+            data_dir,
+            demo,
+            appearance: config.appearance.clone(),
+            usage_log: std::sync::Arc::new(usage_log),
+            cert_warning_days: config
+                .cert_warning_days
+                .unwrap_or(crate::usage_log::reminders::DEFAULT_CERT_WARNING_DAYS),
+        }))
         .map_err(|e| match e {
             server::StartError::Bind { .. } => Failure::new(
                 "SERVE_PORT_IN_USE",

@@ -20,6 +20,7 @@ use super::state::{AppState, Job, JobState, OneTimeToken, PairRequest, PairState
 use crate::appearance::AppearanceRequest;
 use crate::signing::DocOptions;
 use crate::types::DigestAlg;
+use crate::usage_log::reminders;
 
 /// How long a long-poll may wait.
 const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -99,6 +100,25 @@ pub(crate) async fn status(State(state): State<AppState>) -> Json<serde_json::Va
         .filter(|j| !j.state.is_finished())
         .count();
     let paired = state.inner.origins.lock().expect("origins lock").len();
+    let now = chrono::Utc::now();
+    // The regulations ask for a PIN change every 6 months; the log knows
+    // when Kyso last changed it.
+    let pin_change_due = match token.token.as_ref().map(|t| t.serial.clone()) {
+        Some(serial) => {
+            let log = state.inner.usage_log.clone();
+            let last = tokio::task::spawn_blocking(move || log.last_pin_change(&serial))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .flatten();
+            Some(reminders::pin_change_due(last, now))
+        }
+        None => None,
+    };
+    let cert_expiring = token
+        .certificate
+        .as_ref()
+        .map(|c| reminders::cert_expiring(c.not_after, now, state.inner.cert_warning_days));
     Json(serde_json::json!({
         "service": "kyso",
         "version": env!("CARGO_PKG_VERSION"),
@@ -108,6 +128,8 @@ pub(crate) async fn status(State(state): State<AppState>) -> Json<serde_json::Va
         "pin": token.token.as_ref().map(|t| t.pin),
         "logged_in": token.logged_in,
         "problem": token.problem,
+        "pin_change_due": pin_change_due,
+        "cert_expiring": cert_expiring,
         "queue_length": queue,
         "queue_limit": state.inner.settings.queue_limit,
         "paired_origins": paired,

@@ -9,9 +9,11 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::jobs::{self, RunResult};
+use super::record;
 use super::state::{AppState, JobState, PairState};
 use crate::signing::worker::{Problem, TokenStatus};
 use crate::token::Pin;
+use crate::usage_log::{Operation, Outcome};
 
 /// Headers that keep Kyso's windows out of frames and away from scripts.
 pub(crate) fn window_headers(mut r: Response) -> Response {
@@ -376,9 +378,19 @@ pub(crate) async fn submit(
     let pin = form.pin.filter(|p| !p.is_empty()).map(Pin::from);
     if form.decision != "approve" {
         drop(pin);
-        if let Some(job) = state.inner.jobs.lock().expect("jobs lock").get_mut(&id) {
-            job.problem = Some(jobs::cancelled_problem());
-            job.set_state(JobState::Cancelled);
+        let origin = {
+            let mut jobs = state.inner.jobs.lock().expect("jobs lock");
+            jobs.get_mut(&id).map(|job| {
+                job.problem = Some(jobs::cancelled_problem());
+                job.set_state(JobState::Cancelled);
+                job.origin.clone()
+            })
+        };
+        if let Some(origin) = origin {
+            let e = record::entry(Operation::ConsentRefused, Outcome::Ok, &origin, Some(&id));
+            if let Err(p) = record::write(&state, vec![e]).await {
+                tracing::error!(code = p.code, "cannot record the refusal: {}", p.en);
+            }
         }
         let body = format!(
             "<h1>{}</h1>",
@@ -534,6 +546,15 @@ pub(crate) async fn submit_pair(
         p.changed.send_modify(|v| *v += 1);
     }
     tracing::info!(origin, approve, "pairing answered");
+    let op = if approve {
+        Operation::PairingApproved
+    } else {
+        Operation::PairingDenied
+    };
+    if let Err(p) = record::write(&state, vec![record::entry(op, Outcome::Ok, &origin, None)]).await
+    {
+        tracing::error!(code = p.code, "cannot record the pairing: {}", p.en);
+    }
     let body = if approve {
         format!(
             "<h1 id=\"done\">{} {}</h1>",

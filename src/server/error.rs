@@ -127,6 +127,24 @@ impl ApiError {
         )
     }
 
+    pub(crate) fn log_forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "LOG_FORBIDDEN",
+            "The usage log is readable only by programs of the local user, never by web pages.",
+            "Nhật ký sử dụng chỉ được đọc bởi chương trình của người dùng trên máy này, không bao giờ bởi trang web.",
+        )
+    }
+
+    pub(crate) fn log_unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "LOG_UNAUTHORIZED",
+            "Reading the usage log needs the secret from Kyso's api-secret file (Authorization: Bearer …).",
+            "Đọc nhật ký sử dụng cần mã bí mật trong tệp api-secret của Kyso (Authorization: Bearer …).",
+        )
+    }
+
     pub(crate) fn local_image() -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,

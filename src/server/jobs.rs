@@ -169,7 +169,8 @@ pub(crate) async fn run(
     pin: Option<Pin>,
     logout_after: bool,
 ) -> RunResult {
-    let request = {
+    let pin_given = pin.is_some();
+    let (request, origin, documents) = {
         let mut jobs = state.inner.jobs.lock().expect("jobs lock");
         let Some(job) = jobs.get_mut(id) else {
             return RunResult::Failed(Problem {
@@ -185,15 +186,30 @@ pub(crate) async fn run(
             .map(|d| (d.input.clone(), d.output.clone()))
             .collect();
         job.set_state(JobState::Signing);
-        SignRequest {
+        let request = SignRequest {
             documents,
             options: job.options.clone(),
             pin,
             logout_after,
             now: chrono::Local::now().fixed_offset(),
-        }
+        };
+        let docs: Vec<_> = job.documents.iter().flatten().cloned().collect();
+        (request, job.origin.clone(), docs)
     };
-    let outcome = state.inner.worker.sign(request).await;
+    let mut outcome = state.inner.worker.sign(request).await;
+    // The record is durable before the page can fetch anything: a document
+    // that cannot be recorded is not released.
+    let token = state.inner.worker.status().await;
+    let entries = super::record::for_run(&origin, id, &documents, &outcome, pin_given, &token);
+    if let Err(p) = super::record::write(state, entries).await {
+        tracing::error!(code = p.code, "cannot write the usage log: {}", p.en);
+        if let SignOutcome::Signed(signed) = &outcome {
+            for s in signed {
+                let _ = std::fs::remove_file(&s.output);
+            }
+        }
+        outcome = SignOutcome::Failed(p);
+    }
     let mut jobs = state.inner.jobs.lock().expect("jobs lock");
     let Some(job) = jobs.get_mut(id) else {
         return RunResult::Failed(cancelled_problem());

@@ -17,7 +17,9 @@ mod consent;
 mod error;
 mod guard;
 mod jobs;
+mod log_api;
 mod pages;
+mod record;
 pub mod settings;
 mod state;
 mod tls;
@@ -62,6 +64,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/pair", post(api::pair))
         .route("/v1/pair/{id}", get(api::pair_status))
+        .route("/v1/log", get(log_api::get_log))
         .fallback(|| async { ApiError::not_found() })
         // The guard wraps every route, the fallback included.
         .layer(axum::middleware::from_fn_with_state(
@@ -85,6 +88,7 @@ pub const API_ROUTES: &[&str] = &[
     "GET /v1/jobs/{id}/documents/{index}",
     "POST /v1/pair",
     "GET /v1/pair/{id}",
+    "GET /v1/log",
 ];
 
 /// Why the server could not start.
@@ -114,6 +118,10 @@ pub struct ServeOptions<'a> {
     pub demo: bool,
     /// The user's `[appearance]` settings, for visible signatures.
     pub appearance: crate::appearance::AppearanceDefaults,
+    /// The usage log, opened by the caller so a broken log stops start-up.
+    pub usage_log: Arc<crate::usage_log::UsageLog>,
+    /// Days before a certificate's expiry when status warns.
+    pub cert_warning_days: u32,
 }
 
 /// Binds 127.0.0.1 only and serves until Ctrl-C or SIGTERM.
@@ -165,6 +173,10 @@ pub async fn serve(
         self_origins,
         demo_url: demo_url.clone(),
         data_dir: opts.data_dir.to_owned(),
+        log_secret: log_api::load_or_create_secret(opts.data_dir)
+            .map_err(|e| StartError::Other(format!("the API secret file: {e}")))?,
+        usage_log: opts.usage_log,
+        cert_warning_days: opts.cert_warning_days,
     })
     .map_err(|e| StartError::Other(e.to_string()))?;
     let pruner = state.clone();

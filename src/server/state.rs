@@ -39,6 +39,12 @@ pub(crate) struct Inner {
     pub demo_url: Option<String>,
     /// The user's `[appearance]` settings.
     pub appearance: crate::appearance::AppearanceDefaults,
+    /// The usage log every token use is recorded in.
+    pub usage_log: Arc<crate::usage_log::UsageLog>,
+    /// Days before a certificate's expiry when status warns.
+    pub cert_warning_days: u32,
+    /// The secret `GET /v1/log` requires (see `server::log_api`).
+    pub log_secret: String,
 }
 
 /// What [`AppState::new`] is made from.
@@ -52,6 +58,9 @@ pub(crate) struct Parts {
     pub self_origins: Vec<String>,
     pub demo_url: Option<String>,
     pub data_dir: PathBuf,
+    pub usage_log: Arc<crate::usage_log::UsageLog>,
+    pub cert_warning_days: u32,
+    pub log_secret: String,
 }
 
 impl AppState {
@@ -77,6 +86,9 @@ impl AppState {
                 base_url: p.base_url,
                 demo_url: p.demo_url,
                 appearance: p.appearance,
+                usage_log: p.usage_log,
+                cert_warning_days: p.cert_warning_days,
+                log_secret: p.log_secret,
             }),
         })
     }
