@@ -383,13 +383,14 @@ pub(crate) async fn pdf_response(path: PathBuf, name: &str) -> Result<Response, 
     Ok(r)
 }
 
-/// Streams a file in 256 KiB chunks without reading it whole.
+/// Streams a file in 1 MiB chunks without reading it whole. Each
+/// `tokio::fs` read is a hop to the blocking pool, so chunks are large.
 fn tokio_util_stream(
     file: tokio::fs::File,
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
     futures_util::stream::unfold(file, |mut file| async move {
         use tokio::io::AsyncReadExt;
-        let mut buf = vec![0u8; 256 << 10];
+        let mut buf = vec![0u8; 1 << 20];
         match file.read(&mut buf).await {
             Ok(0) => None,
             Ok(n) => {
@@ -548,9 +549,14 @@ async fn receive_document(
         .map_err(|e| ApiError::internal(&e.to_string()))?;
     let input = dir.join(format!("{index}.in.pdf"));
     let output = dir.join(format!("{index}.signed.pdf"));
-    let mut file = tokio::fs::File::create(&input)
-        .await
-        .map_err(|e| ApiError::internal(&e.to_string()))?;
+    // Body frames are small; each unbuffered `tokio::fs` write would be a
+    // hop to the blocking pool.
+    let mut file = tokio::io::BufWriter::with_capacity(
+        1 << 20,
+        tokio::fs::File::create(&input)
+            .await
+            .map_err(|e| ApiError::internal(&e.to_string()))?,
+    );
     let mut hasher = DigestAlg::Sha256.hasher();
     let mut size = 0u64;
     let mut stream = body.into_data_stream();
