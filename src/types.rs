@@ -72,7 +72,7 @@ impl std::str::FromStr for DigestAlg {
 }
 
 /// A running hash of one of the [`DigestAlg`]s.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub enum Hasher {
     /// SHA-256 state.
     Sha256(sha2::Sha256),

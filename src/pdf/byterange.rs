@@ -154,6 +154,58 @@ fn finish(
     })
 }
 
+/// Appends `update` to the file of `doc` itself (opened for writing as
+/// `file`) and returns the digest of everything outside the hole. No copy is
+/// made: for callers that own the input, such as the daemon's job files.
+///
+/// `prefix` is a SHA-256 state over exactly the original bytes, when the
+/// caller already hashed them while receiving the file; with a SHA-256
+/// signature the file is then not read at all.
+pub fn append_and_digest(
+    doc: &Document,
+    update: &Update,
+    file: &File,
+    alg: DigestAlg,
+    prefix: Option<Hasher>,
+) -> Result<PreparedDigest, Error> {
+    let len = doc.len();
+    let (mut hasher, file_hash) = match prefix {
+        Some(p) if alg == DigestAlg::Sha256 => (p.clone(), p),
+        prefix => {
+            let mut hasher = alg.hasher();
+            let mut sha = prefix.is_none().then(|| DigestAlg::Sha256.hasher());
+            let mut buf = vec![0u8; BLOCK.min(len as usize).max(1)];
+            let mut offset = 0u64;
+            while offset < len {
+                let want = buf.len().min((len - offset) as usize);
+                let n = read_exact_at(doc.file(), &mut buf[..want], offset)?;
+                hasher.update(&buf[..n]);
+                if let Some(s) = sha.as_mut() {
+                    s.update(&buf[..n]);
+                }
+                offset += n as u64;
+            }
+            let file_hash = match (prefix, sha) {
+                (Some(p), _) => p,
+                (None, Some(s)) => s,
+                (None, None) => unreachable!("one of the two is set"),
+            };
+            (hasher, file_hash)
+        }
+    };
+    let input_sha256 = file_hash.clone().finish();
+    write_all_at(file, &update.bytes, len)?;
+    hasher.update(&update.bytes[..update.hole.start]);
+    hasher.update(&update.bytes[update.hole.end..]);
+    Ok(PreparedDigest {
+        digest: hasher.finish(),
+        hole_offset: len + update.hole.start as u64,
+        hole_len: update.hole.len(),
+        input_sha256,
+        file_hash,
+    })
+}
+
 /// Writes the DER signature container into the hole, hex-encoded and
 /// padded with zeros, in the output file and in `update`'s copy.
 pub fn fill(

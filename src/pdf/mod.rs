@@ -21,7 +21,7 @@ mod reader;
 mod source;
 mod update;
 
-pub use byterange::{fill, write_and_digest, PreparedDigest};
+pub use byterange::{append_and_digest, fill, write_and_digest, PreparedDigest};
 pub use error::Error;
 pub use reader::{Document, XrefKind};
 pub use update::{find_page, page_count, pdf_date, plan, Appearance, Placement, SigSpec, Update};

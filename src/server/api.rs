@@ -548,7 +548,8 @@ async fn receive_document(
         .await
         .map_err(|e| ApiError::internal(&e.to_string()))?;
     let input = dir.join(format!("{index}.in.pdf"));
-    let output = dir.join(format!("{index}.signed.pdf"));
+    // Signed in place: the update is appended to the upload itself.
+    let output = input.clone();
     // Body frames are small; each unbuffered `tokio::fs` write would be a
     // hop to the blocking pool.
     let mut file = tokio::io::BufWriter::with_capacity(
@@ -603,7 +604,8 @@ async fn receive_document(
         output,
         size,
         pages,
-        sha256: hex::encode_upper(hasher.finish()),
+        sha256: hex::encode_upper(hasher.clone().finish()),
+        prefix: hasher,
         signed: None,
     })
 }

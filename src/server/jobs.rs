@@ -10,7 +10,7 @@ use axum::Json;
 use super::error::ApiError;
 use super::guard::Caller;
 use super::state::{AppState, Job, JobState, OneTimeToken};
-use crate::signing::worker::{Problem, SignOutcome, SignRequest};
+use crate::signing::worker::{Problem, SignDoc, SignOutcome, SignRequest};
 use crate::token::Pin;
 
 /// How long finished jobs and their files are kept for the page to fetch.
@@ -183,7 +183,10 @@ pub(crate) async fn run(
             .documents
             .iter()
             .flatten()
-            .map(|d| (d.input.clone(), d.output.clone()))
+            .map(|d| SignDoc {
+                path: d.input.clone(),
+                prefix: Some(d.prefix.clone()),
+            })
             .collect();
         job.set_state(JobState::Signing);
         let request = SignRequest {

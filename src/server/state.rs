@@ -162,6 +162,8 @@ pub(crate) struct Document {
     pub size: u64,
     pub pages: u64,
     pub sha256: String,
+    /// SHA-256 state over the whole upload, so signing need not re-read it.
+    pub prefix: crate::types::Hasher,
     pub signed: Option<Signed>,
 }
 

@@ -251,6 +251,107 @@ impl<'a> Signer<'a> {
         &self.cert
     }
 
+    /// Signs the file at `path` in place, appending the update to it: no
+    /// copy, for a caller that owns the file (the daemon's job files).
+    /// `prefix` is a SHA-256 state over the whole file, if the caller hashed
+    /// it on the way in. On failure the file is cut back to its original
+    /// length.
+    pub fn sign_in_place(
+        &self,
+        path: &Path,
+        prefix: Option<crate::types::Hasher>,
+        doc: &DocOptions,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Signed, Error> {
+        let file_err = |source| Error::File {
+            path: path.to_owned(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(file_err)?;
+        let mut document = pdf::Document::open(file.try_clone().map_err(file_err)?)?;
+        let len = document.len();
+        let (mut update, pages) = self.plan(&mut document, doc, now)?;
+        let result = (|| -> Result<pdf::PreparedDigest, Error> {
+            let prepared =
+                pdf::append_and_digest(&document, &update, &file, self.options.digest, prefix)?;
+            let der = self.container(&prepared)?;
+            pdf::fill(&file, &prepared, &mut update, &der)?;
+            Ok(prepared)
+        })();
+        match result {
+            Ok(prepared) => Ok(self.signed(path, len, &update, &prepared, pages)),
+            Err(e) => {
+                let _ = file.set_len(len);
+                Err(e)
+            }
+        }
+    }
+
+    /// The update for `document`: the appearance, if any, and the field.
+    fn plan(
+        &self,
+        document: &mut pdf::Document,
+        doc: &DocOptions,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(pdf::Update, u64), Error> {
+        let pages = pdf::page_count(document)?;
+        let placement = match &doc.appearance {
+            Some(req) => appearance::build(document, req, now)?,
+            None => doc.placement.clone(),
+        };
+        let spec = SigSpec {
+            field_name: doc.field_name.clone(),
+            reason: doc.reason.clone(),
+            location: doc.location.clone(),
+            contact_info: doc.contact_info.clone(),
+            signing_time: now,
+            contents_len: self.contents_len,
+            placement,
+        };
+        Ok((pdf::plan(document, &spec)?, pages))
+    }
+
+    /// Signs the byte-range digest on the token and builds the container.
+    fn container(&self, prepared: &pdf::PreparedDigest) -> Result<Vec<u8>, Error> {
+        let tbs = cms::ToBeSigned::new(
+            &prepared.digest,
+            self.options.digest,
+            self.scheme,
+            &self.cert.cert,
+        )?;
+        let raw = self.session.sign(
+            &self.cert,
+            self.scheme,
+            self.options.digest,
+            self.options.rsa_mechanism,
+            tbs.bytes(),
+        )?;
+        Ok(tbs.assemble(&raw, &self.cert.cert, &self.chain)?)
+    }
+
+    fn signed(
+        &self,
+        output: &Path,
+        input_len: u64,
+        update: &pdf::Update,
+        prepared: &pdf::PreparedDigest,
+        pages: u64,
+    ) -> Signed {
+        Signed {
+            output: output.to_owned(),
+            field_name: update.field_name.clone(),
+            input_len,
+            output_len: input_len + update.bytes.len() as u64,
+            input_sha256: hex::encode_upper(&prepared.input_sha256),
+            output_sha256: hex::encode_upper(prepared.output_sha256(update)),
+            pages,
+        }
+    }
+
     /// Signs `input` into `output` with the signing time `now`.
     pub fn sign_file(
         &self,
@@ -278,21 +379,7 @@ impl<'a> Signer<'a> {
             source,
         })?;
         let mut document = pdf::Document::open(file)?;
-        let pages = pdf::page_count(&mut document)?;
-        let placement = match &doc.appearance {
-            Some(req) => appearance::build(&mut document, req, now)?,
-            None => doc.placement.clone(),
-        };
-        let spec = SigSpec {
-            field_name: doc.field_name.clone(),
-            reason: doc.reason.clone(),
-            location: doc.location.clone(),
-            contact_info: doc.contact_info.clone(),
-            signing_time: now,
-            contents_len: self.contents_len,
-            placement,
-        };
-        let mut update = pdf::plan(&mut document, &spec)?;
+        let (mut update, pages) = self.plan(&mut document, doc, now)?;
 
         let dir = match output.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
@@ -311,30 +398,9 @@ impl<'a> Signer<'a> {
         let prepared =
             pdf::write_and_digest(&document, &update, tmp.as_file_mut(), self.options.digest)?;
 
-        let tbs = cms::ToBeSigned::new(
-            &prepared.digest,
-            self.options.digest,
-            self.scheme,
-            &self.cert.cert,
-        )?;
-        let raw = self.session.sign(
-            &self.cert,
-            self.scheme,
-            self.options.digest,
-            self.options.rsa_mechanism,
-            tbs.bytes(),
-        )?;
-        let der = tbs.assemble(&raw, &self.cert.cert, &self.chain)?;
+        let der = self.container(&prepared)?;
         pdf::fill(tmp.as_file(), &prepared, &mut update, &der)?;
-        let signed = Signed {
-            output: output.to_owned(),
-            field_name: update.field_name.clone(),
-            input_len: document.len(),
-            output_len: document.len() + update.bytes.len() as u64,
-            input_sha256: hex::encode_upper(&prepared.input_sha256),
-            output_sha256: hex::encode_upper(prepared.output_sha256(&update)),
-            pages,
-        };
+        let signed = self.signed(output, document.len(), &update, &prepared, pages);
         Ok(Unreleased {
             tmp,
             dir,

@@ -76,8 +76,8 @@ pub struct TokenStatus {
 
 /// One signing request: documents with their outputs, and maybe a PIN.
 pub struct SignRequest {
-    /// (input, output) pairs.
-    pub documents: Vec<(PathBuf, PathBuf)>,
+    /// The documents, each signed in place.
+    pub documents: Vec<SignDoc>,
     /// Per-document options.
     pub options: DocOptions,
     /// The PIN from the consent window, if the user typed one.
@@ -86,6 +86,15 @@ pub struct SignRequest {
     pub logout_after: bool,
     /// The signing time.
     pub now: DateTime<FixedOffset>,
+}
+
+/// One document of a [`SignRequest`]: a file the caller owns, signed in
+/// place (the update is appended to it).
+pub struct SignDoc {
+    /// The file.
+    pub path: PathBuf,
+    /// SHA-256 over the whole file, if the caller hashed it while receiving.
+    pub prefix: Option<crate::types::Hasher>,
 }
 
 /// The outcome of a [`SignRequest`].
@@ -395,17 +404,12 @@ fn sign_with(
         Err(e) => return fail(&e),
     };
     let mut signed = Vec::with_capacity(request.documents.len());
-    for (input, output) in &request.documents {
-        match signer.sign_file(input, output, &request.options, request.now) {
+    for d in &request.documents {
+        match signer.sign_in_place(&d.path, d.prefix.clone(), &request.options, request.now) {
             Ok(s) => signed.push(s),
-            Err(e) => {
-                // Outputs already written belong to this job only; the caller
-                // discards the whole job on failure.
-                for s in &signed {
-                    let _ = std::fs::remove_file(&s.output);
-                }
-                return fail(&e);
-            }
+            // The job's files belong to this job only; the caller discards
+            // the whole job on failure.
+            Err(e) => return fail(&e),
         }
     }
     c.last_used = Instant::now();
