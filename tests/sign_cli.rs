@@ -42,25 +42,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Asserts the exact error the user sees: the code on both lines, the exit code.
-fn assert_refused(out: &Output, code: &str, exit: i32) {
-    let err = stderr(out);
-    assert_eq!(
-        out.status.code(),
-        Some(exit),
-        "wrong exit code:\n{}",
-        describe(out)
-    );
-    assert!(
-        err.contains(&format!("error [{code}]: ")),
-        "no English line for {code}:\n{err}"
-    );
-    assert!(
-        err.contains(&format!("lỗi   [{code}]: ")),
-        "no Vietnamese line for {code}:\n{err}"
-    );
-}
-
 /// The certificate's serial as `kyso certs` prints it (upper-case hex).
 fn serial_hex(kc: &KeyAndCert) -> String {
     let out = run_ok(

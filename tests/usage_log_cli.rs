@@ -67,25 +67,6 @@ fn sha256_upper(path: &Path) -> String {
     hex::encode_upper(Sha256::digest(std::fs::read(path).unwrap()))
 }
 
-/// Asserts the exact error the user sees: the code on both lines, the exit code.
-fn assert_refused(out: &Output, code: &str, exit: i32) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(exit),
-        "wrong exit code:\n{}",
-        describe(out)
-    );
-    assert!(
-        err.contains(&format!("error [{code}]: ")),
-        "no English line for {code}:\n{err}"
-    );
-    assert!(
-        err.contains(&format!("lỗi   [{code}]: ")),
-        "no Vietnamese line for {code}:\n{err}"
-    );
-}
-
 fn db(env: &TestEnv) -> rusqlite::Connection {
     rusqlite::Connection::open(db_path(env)).unwrap()
 }

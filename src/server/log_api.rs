@@ -68,12 +68,7 @@ pub(crate) async fn get_log(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let matches = given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
+    let matches = super::state::constant_time_eq(given.as_bytes(), expected.as_bytes());
     if !matches {
         return Err(ApiError::log_unauthorized());
     }

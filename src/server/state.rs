@@ -101,6 +101,11 @@ pub(crate) fn random_id() -> String {
     hex::encode(b)
 }
 
+/// Compares two secrets in time that depends only on their length.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A one-time link secret, bound to one job or pairing and one origin.
 #[derive(Debug, Clone)]
 pub(crate) struct OneTimeToken {
@@ -120,9 +125,7 @@ impl OneTimeToken {
 
     /// Compares in constant time with respect to the secret's content.
     pub fn matches(&self, candidate: &str) -> bool {
-        let a = self.value.as_bytes();
-        let b = candidate.as_bytes();
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        constant_time_eq(self.value.as_bytes(), candidate.as_bytes())
     }
 }
 

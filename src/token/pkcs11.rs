@@ -192,6 +192,10 @@ impl Module {
     /// Opens a read-only session on `token`.
     pub fn open(&self, token: &TokenInfo) -> Result<TokenSession<'_>, Error> {
         let session = self.ctx().open_ro_session(token.slot).map_err(map_err)?;
+        self.session_on(token, session)
+    }
+
+    fn session_on(&self, token: &TokenInfo, session: Session) -> Result<TokenSession<'_>, Error> {
         let mechanisms = self.ctx().get_mechanism_list(token.slot).map_err(map_err)?;
         Ok(TokenSession {
             module: self,
@@ -506,13 +510,7 @@ impl Module {
     /// read-only one.
     pub fn open_rw(&self, token: &TokenInfo) -> Result<TokenSession<'_>, Error> {
         let session = self.ctx().open_rw_session(token.slot).map_err(map_err)?;
-        let mechanisms = self.ctx().get_mechanism_list(token.slot).map_err(map_err)?;
-        Ok(TokenSession {
-            module: self,
-            session,
-            token: token.clone(),
-            mechanisms,
-        })
+        self.session_on(token, session)
     }
 }
 

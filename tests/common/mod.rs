@@ -24,7 +24,9 @@ pub use daemon::*;
 pub use fixtures::*;
 pub use pdfgen::{find as find_bytes, rfind as rfind_bytes, HYBRID_TITLE};
 pub use pki::{KeyAndCert, Pki, Signer};
-pub use process::{describe, home_env, kyso_bin, kyso_cmd, run, run_ok, run_with_stdin};
+pub use process::{
+    assert_refused, describe, home_env, kyso_bin, kyso_cmd, run, run_ok, run_with_stdin,
+};
 pub use shim::{build_shim, PinFlag, ShimState};
 pub use softhsm::{
     SoftHsm, INTERMEDIATE_ID, INTERMEDIATE_LABEL, SIGNER_ID, SOFTHSM_MODULE, SO_PIN, TOKEN_LABEL,

@@ -108,3 +108,23 @@ fn set_mode_0700(dir: &Path) {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .unwrap_or_else(|e| panic!("cannot chmod {}: {e}", dir.display()));
 }
+
+/// Asserts the exact error the user sees from the CLI: the exit code, and
+/// the stable code on both the English and the Vietnamese line.
+pub fn assert_refused(out: &Output, code: &str, exit: i32) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(exit),
+        "wrong exit code:\n{}",
+        describe(out)
+    );
+    assert!(
+        err.contains(&format!("error [{code}]: ")),
+        "no English line for {code}:\n{err}"
+    );
+    assert!(
+        err.contains(&format!("lỗi   [{code}]: ")),
+        "no Vietnamese line for {code}:\n{err}"
+    );
+}
