@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::*;
-use raster::{bounds, is_blue, is_red, mm_to_px, px_to_mm, render, PxBox};
+use raster::{bounds, is_blue, is_red, mm_to_px, px_to_mm, render, render_pdfjs, PxBox};
 
 const ORG: &str = "Ủy ban nhân dân tỉnh Thử Nghiệm";
 const DOC_NUMBER: &str = "123/QĐ-UBND";
@@ -610,4 +610,85 @@ fn write_docs_pictures() {
         );
     }
     let _ = (&desk.sig_png, &desk.seal_png);
+}
+
+/// The dark (text) pixels of `page` inside `area`.
+fn ink_in(page: &raster::Raster, area: PxBox) -> Vec<(u32, u32)> {
+    page.find(|p| p.iter().all(|&c| c < 110))
+        .into_iter()
+        .filter(|&(x, y)| area.contains(x, y, 0.0))
+        .collect()
+}
+
+#[test]
+fn visible_signatures_display_the_same_in_pdfjs() {
+    let env = TestEnv::new(Signer::Personal);
+    let desk = Desk::new("libreoffice.pdf", 0);
+    let approved = desk.path("approved.pdf");
+    let b = signature_box(0);
+    sign_ok(
+        &env,
+        &desk,
+        &desk.input,
+        &approved,
+        &["--profile", "approved", "--rect-mm", &mm_arg(b)],
+    );
+    let appendix = desk.path("appendix.pdf");
+    sign_ok(
+        &env,
+        &desk,
+        &desk.input,
+        &appendix,
+        &["--profile", "appendix", "--doc-number", "123/QĐ-UBND"],
+    );
+
+    // The blue signature image: inside its box in pdf.js too.
+    let js = render_pdfjs(&approved, 1);
+    let expected = PxBox::from_mm(b[0], b[1], b[2], b[3]);
+    let blue = js.find(is_blue);
+    assert!(
+        blue.len() > 300,
+        "pdf.js shows only {} blue pixels",
+        blue.len()
+    );
+    let outside = blue
+        .iter()
+        .filter(|p| !expected.contains(p.0, p.1, 1.5))
+        .count();
+    assert_eq!(outside, 0, "blue pixels outside {expected:?} in pdf.js");
+    let (got_js, got_poppler) = (bounds(&blue), bounds(&render(&approved, 1).find(is_blue)));
+    for (a, b) in [
+        (got_js.x0, got_poppler.x0),
+        (got_js.y0, got_poppler.y0),
+        (got_js.x1, got_poppler.x1),
+        (got_js.y1, got_poppler.y1),
+    ] {
+        assert!(
+            px_to_mm((a - b).abs()) < 1.0,
+            "pdf.js {got_js:?} vs poppler {got_poppler:?}"
+        );
+    }
+
+    // The text stamp: the same ink, in the same place, top right of page 1.
+    let top_right = PxBox::from_mm(105.0, 0.0, 105.0, 60.0);
+    let before = ink_in(&render(&desk.input, 1), top_right).len();
+    let (js, poppler) = (render_pdfjs(&appendix, 1), render(&appendix, 1));
+    let (ink_js, ink_poppler) = (ink_in(&js, top_right), ink_in(&poppler, top_right));
+    assert!(
+        ink_js.len() > before + 200,
+        "pdf.js draws no stamp: {} vs {before} before",
+        ink_js.len()
+    );
+    let (bj, bp) = (bounds(&ink_js), bounds(&ink_poppler));
+    for (a, b) in [
+        (bj.x0, bp.x0),
+        (bj.y0, bp.y0),
+        (bj.x1, bp.x1),
+        (bj.y1, bp.y1),
+    ] {
+        assert!(
+            px_to_mm((a - b).abs()) < 2.0,
+            "pdf.js {bj:?} vs poppler {bp:?}"
+        );
+    }
 }

@@ -164,3 +164,42 @@ pub fn bounds(px: &[(u32, u32)]) -> PxBox {
     let y1 = px.iter().map(|p| p.1).max().unwrap() as f32 + 1.0;
     PxBox { x0, y0, x1, y1 }
 }
+
+/// Renders page `page` (1-based) with pdf.js in Debian's chromium
+/// (tests/browser/pdfjs-render.mjs), at the same resolution as [`render`].
+pub fn render_pdfjs(pdf: &Path, page: u32) -> Raster {
+    static NPM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    {
+        let _once = NPM.lock().unwrap_or_else(|e| e.into_inner());
+        if !browser.join("node_modules/pdfjs-dist").exists() {
+            let out = Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund"])
+                .current_dir(&browser)
+                .output()
+                .expect("run npm");
+            assert!(
+                out.status.success(),
+                "npm install: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let png = dir.path().join("page.png");
+    let out = Command::new("node")
+        .arg(browser.join("pdfjs-render.mjs"))
+        .arg(pdf)
+        .arg(&png)
+        .arg(page.to_string())
+        .arg(DPI.to_string())
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "pdf.js render failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    decode(&png)
+}
