@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use futures_util::StreamExt;
 use serde::Deserialize;
-use tokio::io::AsyncWriteExt;
 
 use super::error::ApiError;
 use super::guard::Caller;
@@ -550,40 +549,51 @@ async fn receive_document(
     let input = dir.join(format!("{index}.in.pdf"));
     // Signed in place: the update is appended to the upload itself.
     let output = input.clone();
-    // Body frames are small; each unbuffered `tokio::fs` write would be a
-    // hop to the blocking pool.
-    let mut file = tokio::io::BufWriter::with_capacity(
-        1 << 20,
-        tokio::fs::File::create(&input)
-            .await
-            .map_err(|e| ApiError::internal(&e.to_string()))?,
-    );
-    let mut hasher = DigestAlg::Sha256.hasher();
+    // The network read runs here while one blocking thread hashes and
+    // writes, so the three overlap instead of adding up.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(32);
+    let path = input.clone();
+    let sink = tokio::task::spawn_blocking(move || -> std::io::Result<crate::types::Hasher> {
+        use std::io::Write;
+        let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+        let mut hasher = DigestAlg::Sha256.hasher();
+        while let Some(chunk) = rx.blocking_recv() {
+            hasher.update(&chunk);
+            file.write_all(&chunk)?;
+        }
+        file.flush()?;
+        Ok(hasher)
+    });
     let mut size = 0u64;
     let mut stream = body.into_data_stream();
-    let result: Result<(), ApiError> = async {
+    let received: Result<(), ApiError> = async {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|_| ApiError::body_incomplete())?;
             size += chunk.len() as u64;
             if size > limit {
                 return Err(ApiError::body_too_large(limit_mb));
             }
-            hasher.update(&chunk);
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| ApiError::internal(&e.to_string()))?;
+            if tx.send(chunk).await.is_err() {
+                // The writer stopped; its error is reported below.
+                break;
+            }
         }
-        file.flush()
-            .await
-            .map_err(|e| ApiError::internal(&e.to_string()))?;
         Ok(())
     }
     .await;
-    drop(file);
-    if let Err(e) = result {
-        let _ = tokio::fs::remove_file(&input).await;
-        return Err(e);
-    }
+    drop(tx);
+    let written = sink.await.map_err(|e| ApiError::internal(&e.to_string()));
+    let hasher = match (received, written) {
+        (Ok(()), Ok(Ok(h))) => h,
+        (Err(e), _) | (Ok(()), Err(e)) => {
+            let _ = tokio::fs::remove_file(&input).await;
+            return Err(e);
+        }
+        (Ok(()), Ok(Err(e))) => {
+            let _ = tokio::fs::remove_file(&input).await;
+            return Err(ApiError::internal(&e.to_string()));
+        }
+    };
     let check = input.clone();
     let pages = tokio::task::spawn_blocking(move || -> Result<u64, crate::pdf::Error> {
         let mut doc = crate::pdf::Document::open(std::fs::File::open(&check)?)?;
