@@ -968,3 +968,19 @@ fn url_encode(s: &str) -> String {
         })
         .collect()
 }
+
+#[test]
+fn sigterm_stops_the_daemon_cleanly() {
+    let (env, d) = setup(&[]);
+    // With a logged-in session, so shutdown logs out and finalises the module.
+    let input = copy_fixture("libreoffice.pdf", env.path());
+    let job = d.submit(&input, Some(SITE)).json();
+    d.answer_consent(&job, "approve", Some(USER_PIN), &[]);
+    let log = d.log.clone();
+    let status = d.terminate();
+    assert!(
+        status.success(),
+        "exit status {status}:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}

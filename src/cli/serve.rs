@@ -80,8 +80,10 @@ pub(super) fn run(
             crate::demo::PIN
         );
     }
-    runtime
-        .block_on(server::serve(settings, worker, ServeOptions {
+    let served = runtime.block_on(server::serve(
+        settings,
+        worker.clone(),
+        ServeOptions {
             data_dir,
             demo,
             appearance: config.appearance.clone(),
@@ -89,8 +91,13 @@ pub(super) fn run(
             cert_warning_days: config
                 .cert_warning_days
                 .unwrap_or(crate::usage_log::reminders::DEFAULT_CERT_WARNING_DAYS),
-        }))
-        .map_err(|e| match e {
+        },
+    ));
+    // Tasks still holding the worker end with the runtime; then the token
+    // thread logs out and finalises the module before the process exits.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    worker.shutdown();
+    served.map_err(|e| match e {
             server::StartError::Bind { .. } => Failure::new(
                 "SERVE_PORT_IN_USE",
                 format!("{e}. Another program (or another Kyso) uses port {port}; choose another with --port."),

@@ -355,15 +355,12 @@ pub(crate) async fn get_result(
 }
 
 pub(crate) async fn pdf_response(path: PathBuf, name: &str) -> Result<Response, ApiError> {
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| ApiError::internal(&e.to_string()))?;
+    let file = std::fs::File::open(&path).map_err(|e| ApiError::internal(&e.to_string()))?;
     let len = file
         .metadata()
-        .await
         .map_err(|e| ApiError::internal(&e.to_string()))?
         .len();
-    let stream = tokio_util_stream(file);
+    let stream = file_stream(file);
     let mut r = Response::new(Body::from_stream(stream));
     let h = r.headers_mut();
     h.insert(
@@ -382,22 +379,33 @@ pub(crate) async fn pdf_response(path: PathBuf, name: &str) -> Result<Response, 
     Ok(r)
 }
 
-/// Streams a file in 1 MiB chunks without reading it whole. Each
-/// `tokio::fs` read is a hop to the blocking pool, so chunks are large.
-fn tokio_util_stream(
-    file: tokio::fs::File,
+/// Streams a file in 1 MiB chunks without reading it whole: a blocking
+/// thread reads ahead while the connection sends, a few chunks at most.
+fn file_stream(
+    mut file: std::fs::File,
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
-    futures_util::stream::unfold(file, |mut file| async move {
-        use tokio::io::AsyncReadExt;
-        let mut buf = vec![0u8; 1 << 20];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(buf), file))
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        loop {
+            let mut buf = vec![0u8; 1 << 20];
+            let item = match file.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Ok(buf)
+                }
+                Err(e) => Err(e),
+            };
+            let stop = item.is_err();
+            // A closed channel means the client went away.
+            if tx.blocking_send(item).is_err() || stop {
+                return;
             }
-            Err(e) => Some((Err(e), file)),
         }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
     })
 }
 
@@ -551,7 +559,7 @@ async fn receive_document(
     let output = input.clone();
     // The network read runs here while one blocking thread hashes and
     // writes, so the three overlap instead of adding up.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(32);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(8);
     let path = input.clone();
     let sink = tokio::task::spawn_blocking(move || -> std::io::Result<crate::types::Hasher> {
         use std::io::Write;

@@ -119,6 +119,7 @@ enum Command {
 #[derive(Clone)]
 pub struct Worker {
     tx: mpsc::Sender<Command>,
+    thread: std::sync::Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl Worker {
@@ -126,7 +127,7 @@ impl Worker {
     pub fn start(config: WorkerConfig) -> Result<Worker, token::Error> {
         let (tx, rx) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("kyso-token".into())
             .spawn(move || match Module::load(&config.module) {
                 Ok(module) => {
@@ -141,7 +142,24 @@ impl Worker {
         ready_rx
             .recv()
             .map_err(|_| token::Error::Pkcs11("the token worker did not start".into()))??;
-        Ok(Worker { tx })
+        Ok(Worker {
+            tx,
+            thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))),
+        })
+    }
+
+    /// Stops the thread and waits for it to log out and finalise the
+    /// module. Call before the process exits: a PKCS#11 library finalised
+    /// while the process tears down its own globals can crash (SoftHSM2 does).
+    /// Other clones of this handle keep the thread alive until they are
+    /// dropped; this waits for that too.
+    pub fn shutdown(self) {
+        let thread = self.thread.clone();
+        drop(self);
+        let handle = thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
     }
 
     /// The token's current state.

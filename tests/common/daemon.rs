@@ -199,6 +199,27 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// Stops the daemon with SIGTERM, as a service manager does, and
+    /// returns how it exited.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kyso serve did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Daemon {
     /// SIGTERM first, so the daemon shuts down as a service manager would
     /// stop it; SIGKILL only if it hangs.
