@@ -41,26 +41,15 @@ RUNS=${RUNS:-5}
 IDLE=${IDLE:-5}
 PAGES=${PAGES:-200}
 CLIENTS=${CLIENTS:-2}
-PIN=123456
-SO_PIN=12345678
-LABEL=BENCH
 ORIGIN=https://bench.example
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
 LOAD=$REPO/bench/http_load.py
 
-log() { printf '>> %s\n' "$*" >&2; }
 
 # --- Tools (installed with apt when missing, as in bench/run.sh) ---------------
-SUDO=
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-apt_updated=
-need() { # need COMMAND PACKAGE
-    command -v "$1" >/dev/null 2>&1 && return 0
-    log "installing $2 (for $1)"
-    if [ -z "$apt_updated" ]; then $SUDO apt-get update -qq; apt_updated=1; fi
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$2" >/dev/null
-}
 need softhsm2-util softhsm2
 need pkcs11-tool opensc
 need openssl openssl
@@ -74,11 +63,7 @@ if command -v pyenv >/dev/null 2>&1 && pyenv which python3 >/dev/null 2>&1; then
     PYTHON=$(pyenv which python3)
 fi
 
-SOFTHSM_LIB=
-for p in /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so; do
-    [ -e "$p" ] && { SOFTHSM_LIB=$p; break; }
-done
-[ -n "$SOFTHSM_LIB" ] || { log "libsofthsm2.so not found"; exit 1; }
+find_softhsm
 
 # --- Scratch directory and daemon, cleaned on any exit ------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kyso-daemon-bench.XXXXXX")
@@ -117,30 +102,16 @@ KYSO=$REPO/target/release/kyso
 KYSO_VERSION=$("$KYSO" --version)
 
 # --- Environment private to the run --------------------------------------------
-mkdir -p "$WORK/home" "$WORK/tmp" "$WORK/tokens" "$WORK/out"
+mkdir -p "$WORK/home" "$WORK/tmp" "$WORK/out"
 export HOME=$WORK/home
 export XDG_CONFIG_HOME=$WORK/home/.config XDG_DATA_HOME=$WORK/home/.local/share
 export XDG_CACHE_HOME=$WORK/home/.cache XDG_STATE_HOME=$WORK/home/.local/state
-export KYSO_CONFIG=$WORK/kyso.toml
-: >"$KYSO_CONFIG"
 # The daemon keeps job files in a temp dir: make it this run's.
 export TMPDIR=$WORK/tmp
-export KYSO_PKCS11_MODULE=$SOFTHSM_LIB
-printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$WORK/tokens" >"$WORK/softhsm2.conf"
-export SOFTHSM2_CONF=$WORK/softhsm2.conf
 
 # --- Token: RSA-2048 key and an end-entity certificate (as bench/run.sh) -------
 log "making the SoftHSM2 token"
-softhsm2-util --init-token --free --label "$LABEL" --so-pin "$SO_PIN" --pin "$PIN" >"$WORK/token.log"
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/key.pem" 2>>"$WORK/token.log"
-printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n' >"$WORK/ext.cnf"
-openssl req -new -key "$WORK/key.pem" -subj "/CN=Kyso Bench/O=Kyso" \
-    | openssl x509 -req -signkey "$WORK/key.pem" -days 30 -extfile "$WORK/ext.cnf" \
-        -outform DER -out "$WORK/cert.der" 2>>"$WORK/token.log"
-openssl pkcs8 -topk8 -nocrypt -in "$WORK/key.pem" -out "$WORK/key.p8"
-softhsm2-util --import "$WORK/key.p8" --token "$LABEL" --label k --id 01 --pin "$PIN" >>"$WORK/token.log"
-pkcs11-tool --module "$SOFTHSM_LIB" --token-label "$LABEL" --login --pin "$PIN" \
-    --write-object "$WORK/cert.der" --type cert --id 01 --label k >>"$WORK/token.log" 2>&1
+make_token "$WORK"
 
 # --- Input PDFs ----------------------------------------------------------------
 log "making the PDFs"

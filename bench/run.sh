@@ -23,27 +23,16 @@ set -euo pipefail
 RUNS=${RUNS:-5}
 BATCH=${BATCH:-200}
 PAGES=${PAGES:-200}
-PIN=123456
-SO_PIN=12345678
-LABEL=BENCH
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
 
-log() { printf '>> %s\n' "$*" >&2; }
 
 # --- Tools -------------------------------------------------------------------
 # The script must work on a fresh Debian machine, so missing tools are
 # installed with apt (via sudo when not root). Rust is not: Kyso needs a newer
 # toolchain than Debian ships, so cargo must come from rustup beforehand.
-SUDO=
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-apt_updated=
-need() { # need COMMAND PACKAGE
-    command -v "$1" >/dev/null 2>&1 && return 0
-    log "installing $2 (for $1)"
-    if [ -z "$apt_updated" ]; then $SUDO apt-get update -qq; apt_updated=1; fi
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$2" >/dev/null
-}
 need softhsm2-util softhsm2
 need pkcs11-tool opensc
 need openssl openssl
@@ -57,11 +46,7 @@ need eatmydata eatmydata
 [ -x /usr/bin/time ] || need /usr/bin/time time
 command -v cargo >/dev/null || { log "cargo not found: install Rust with rustup first"; exit 1; }
 
-SOFTHSM_LIB=
-for p in /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so; do
-    [ -e "$p" ] && { SOFTHSM_LIB=$p; break; }
-done
-[ -n "$SOFTHSM_LIB" ] || { log "libsofthsm2.so not found"; exit 1; }
+find_softhsm
 
 # --- Scratch directory, cleaned on any exit -----------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kyso-bench.XXXXXX")
@@ -112,27 +97,7 @@ KYSO_VERSION=$("$KYSO" --version)
 
 # --- Token: SoftHSM2, private to this run --------------------------------------
 log "making the SoftHSM2 token"
-mkdir -p "$WORK/tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$WORK/tokens" >"$WORK/softhsm2.conf"
-export SOFTHSM2_CONF=$WORK/softhsm2.conf
-export KYSO_PKCS11_MODULE=$SOFTHSM_LIB
-# Kyso's own config must not steer the run (e.g. a default token or module).
-export KYSO_CONFIG=$WORK/kyso.toml
-: >"$KYSO_CONFIG"
-softhsm2-util --init-token --free --label "$LABEL" --so-pin "$SO_PIN" --pin "$PIN" >"$WORK/token.log"
-# Kyso offers only end-entity certificates with a signing key usage, and
-# `openssl req -x509` would mark the certificate as a CA; so self-sign a CSR
-# with explicit extensions instead.
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/key.pem" 2>>"$WORK/token.log"
-printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n' >"$WORK/ext.cnf"
-openssl req -new -key "$WORK/key.pem" -subj "/CN=Kyso Bench/O=Kyso" \
-    | openssl x509 -req -signkey "$WORK/key.pem" -days 30 -extfile "$WORK/ext.cnf" \
-        -outform DER -out "$WORK/cert.der" 2>>"$WORK/token.log"
-openssl pkcs8 -topk8 -nocrypt -in "$WORK/key.pem" -out "$WORK/key.p8"
-softhsm2-util --import "$WORK/key.p8" --token "$LABEL" --label k --id 01 --pin "$PIN" >>"$WORK/token.log"
-pkcs11-tool --module "$SOFTHSM_LIB" --token-label "$LABEL" --login --pin "$PIN" \
-    --write-object "$WORK/cert.der" --type cert --id 01 --label k >>"$WORK/token.log" 2>&1
-printf '%s\n' "$PIN" >"$WORK/pin"
+make_token "$WORK"
 
 # --- Input PDFs ----------------------------------------------------------------
 log "making the PDFs"

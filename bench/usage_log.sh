@@ -19,21 +19,15 @@ set -euo pipefail
 
 RUNS=${RUNS:-7}
 BATCH=${BATCH:-200}
-PIN=123456
-SO_PIN=12345678
-LABEL=BENCH
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-log() { printf '>> %s\n' "$*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
 
 for tool in softhsm2-util pkcs11-tool openssl python3; do
     command -v "$tool" >/dev/null || { log "$tool missing: bash packaging/debian/install-deps.sh --test"; exit 1; }
 done
-SOFTHSM_LIB=
-for p in /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so; do
-    [ -e "$p" ] && { SOFTHSM_LIB=$p; break; }
-done
-[ -n "$SOFTHSM_LIB" ] || { log "libsofthsm2.so not found"; exit 1; }
+find_softhsm
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kyso-logbench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -46,22 +40,9 @@ KYSO=$REPO/target/bench/release/kyso
 # A private world: SoftHSM token, HOME and XDG dirs (so the log database and
 # the diagnostics files are fresh), and an empty Kyso config.
 log "making the SoftHSM2 token"
-mkdir -p "$WORK/tokens" "$WORK/home"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$WORK/tokens" >"$WORK/softhsm2.conf"
-export SOFTHSM2_CONF=$WORK/softhsm2.conf KYSO_PKCS11_MODULE=$SOFTHSM_LIB KYSO_CONFIG=$WORK/kyso.toml
+mkdir -p "$WORK/home"
 export HOME=$WORK/home XDG_DATA_HOME=$WORK/home/data XDG_STATE_HOME=$WORK/home/state XDG_CONFIG_HOME=$WORK/home/config
-: >"$KYSO_CONFIG"
-softhsm2-util --init-token --free --label "$LABEL" --so-pin "$SO_PIN" --pin "$PIN" >"$WORK/token.log"
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/key.pem" 2>>"$WORK/token.log"
-printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n' >"$WORK/ext.cnf"
-openssl req -new -key "$WORK/key.pem" -subj "/CN=Kyso Bench/O=Kyso" \
-    | openssl x509 -req -signkey "$WORK/key.pem" -days 30 -extfile "$WORK/ext.cnf" \
-        -outform DER -out "$WORK/cert.der" 2>>"$WORK/token.log"
-openssl pkcs8 -topk8 -nocrypt -in "$WORK/key.pem" -out "$WORK/key.p8"
-softhsm2-util --import "$WORK/key.p8" --token "$LABEL" --label k --id 01 --pin "$PIN" >>"$WORK/token.log"
-pkcs11-tool --module "$SOFTHSM_LIB" --token-label "$LABEL" --login --pin "$PIN" \
-    --write-object "$WORK/cert.der" --type cert --id 01 --label k >>"$WORK/token.log" 2>&1
-printf '%s\n' "$PIN" >"$WORK/pin"
+make_token "$WORK"
 
 log "making $BATCH 1-page PDFs"
 python3 "$REPO/bench/make_pdfs.py" "$WORK/in" --pages 1 --image-bytes 1024 >/dev/null 2>&1
