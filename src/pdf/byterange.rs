@@ -134,24 +134,35 @@ pub fn write_and_digest(
 
 /// Appends the update and closes both digests.
 fn finish(
-    mut hasher: Hasher,
+    hasher: Hasher,
     file_hash: Option<Hasher>,
     update: &Update,
     out: &mut File,
     len: u64,
 ) -> Result<PreparedDigest, Error> {
     let file_hash = file_hash.unwrap_or_else(|| hasher.clone());
-    let input_sha256 = file_hash.clone().finish();
     out.write_all(&update.bytes)?;
+    Ok(digest_update(hasher, file_hash, update, len))
+}
+
+/// Feeds the update, less its hole, to the range digest that already holds
+/// the original `len` bytes, and notes where the hole sits.
+fn digest_update(
+    mut hasher: Hasher,
+    file_hash: Hasher,
+    update: &Update,
+    len: u64,
+) -> PreparedDigest {
+    let input_sha256 = file_hash.clone().finish();
     hasher.update(&update.bytes[..update.hole.start]);
     hasher.update(&update.bytes[update.hole.end..]);
-    Ok(PreparedDigest {
+    PreparedDigest {
         digest: hasher.finish(),
         hole_offset: len + update.hole.start as u64,
         hole_len: update.hole.len(),
         input_sha256,
         file_hash,
-    })
+    }
 }
 
 /// Appends `update` to the file of `doc` itself (opened for writing as
@@ -169,7 +180,7 @@ pub fn append_and_digest(
     prefix: Option<Hasher>,
 ) -> Result<PreparedDigest, Error> {
     let len = doc.len();
-    let (mut hasher, file_hash) = match prefix {
+    let (hasher, file_hash) = match prefix {
         Some(p) if alg == DigestAlg::Sha256 => (p.clone(), p),
         prefix => {
             let mut hasher = alg.hasher();
@@ -193,17 +204,8 @@ pub fn append_and_digest(
             (hasher, file_hash)
         }
     };
-    let input_sha256 = file_hash.clone().finish();
     write_all_at(file, &update.bytes, len)?;
-    hasher.update(&update.bytes[..update.hole.start]);
-    hasher.update(&update.bytes[update.hole.end..]);
-    Ok(PreparedDigest {
-        digest: hasher.finish(),
-        hole_offset: len + update.hole.start as u64,
-        hole_len: update.hole.len(),
-        input_sha256,
-        file_hash,
-    })
+    Ok(digest_update(hasher, file_hash, update, len))
 }
 
 /// Writes the DER signature container into the hole, hex-encoded and
