@@ -595,6 +595,15 @@ fn auto_sign_origin_gets_the_pdf_directly_once_logged_in() {
     assert_eq!(r.header("content-type"), Some("application/pdf"));
     let out = write(env.path(), "direct.pdf", &r.body);
     assert_pyhanko_all_valid(&out, &env.pki, 1);
+    // That job's id was never given out, so no signed copy stays behind:
+    // only the first job (fetchable by its id) keeps its files.
+    let jobs_dir = d.home.join(".local/share/kyso/jobs");
+    let job_dirs = || std::fs::read_dir(&jobs_dir).expect("jobs dir").count();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while job_dirs() != 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(job_dirs(), 1, "files of the direct job are still there");
 }
 
 #[test]

@@ -351,16 +351,23 @@ pub(crate) async fn get_result(
             .ok_or_else(ApiError::unknown_document)?;
         (doc.output.clone(), doc.name.clone())
     };
-    pdf_response(path, &name).await
+    // The page may fetch the result again until the job is pruned.
+    pdf_response(path, &name, || ()).await
 }
 
-pub(crate) async fn pdf_response(path: PathBuf, name: &str) -> Result<Response, ApiError> {
+/// A signed PDF as the response body. `after` runs once the file is read
+/// out and closed (or the client went away), e.g. to delete it.
+pub(crate) async fn pdf_response(
+    path: PathBuf,
+    name: &str,
+    after: impl FnOnce() + Send + 'static,
+) -> Result<Response, ApiError> {
     let file = std::fs::File::open(&path).map_err(|e| ApiError::internal(&e.to_string()))?;
     let len = file
         .metadata()
         .map_err(|e| ApiError::internal(&e.to_string()))?
         .len();
-    let stream = file_stream(file);
+    let stream = file_stream(file, after);
     let mut r = Response::new(Body::from_stream(stream));
     let h = r.headers_mut();
     h.insert(
@@ -381,32 +388,42 @@ pub(crate) async fn pdf_response(path: PathBuf, name: &str) -> Result<Response, 
 
 /// Streams a file in 1 MiB chunks without reading it whole: a blocking
 /// thread reads ahead while the connection sends, a few chunks at most.
+/// `after` runs on that thread once the file is closed.
 fn file_stream(
-    mut file: std::fs::File,
+    file: std::fs::File,
+    after: impl FnOnce() + Send + 'static,
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
     tokio::task::spawn_blocking(move || {
-        use std::io::Read;
-        loop {
-            let mut buf = vec![0u8; 1 << 20];
-            let item = match file.read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => {
-                    buf.truncate(n);
-                    Ok(buf)
-                }
-                Err(e) => Err(e),
-            };
-            let stop = item.is_err();
-            // A closed channel means the client went away.
-            if tx.blocking_send(item).is_err() || stop {
-                return;
-            }
-        }
+        read_ahead(file, &tx);
+        after();
     });
     futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     })
+}
+
+fn read_ahead(mut file: std::fs::File, tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>) {
+    use std::io::Read;
+    // A one-page document needs a few KB, not a 1 MiB buffer.
+    let mut left = file.metadata().map_or(1 << 20, |m| m.len());
+    loop {
+        let mut buf = vec![0u8; left.clamp(1, 1 << 20) as usize];
+        let item = match file.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                buf.truncate(n);
+                left = left.saturating_sub(n as u64);
+                Ok(buf)
+            }
+            Err(e) => Err(e),
+        };
+        let stop = item.is_err();
+        // A closed channel means the client went away.
+        if tx.blocking_send(item).is_err() || stop {
+            return;
+        }
+    }
 }
 
 /// `POST /v1/pair`: asks the user to pair the calling website.
@@ -550,6 +567,7 @@ async fn receive_document(
             return Err(ApiError::body_too_large(limit_mb));
         }
     }
+    let started = std::time::Instant::now();
     let dir = state.inner.work_dir.join(job_id);
     tokio::fs::create_dir_all(&dir)
         .await
@@ -558,19 +576,27 @@ async fn receive_document(
     // Signed in place: the update is appended to the upload itself.
     let output = input.clone();
     // The network read runs here while one blocking thread hashes and
-    // writes, so the three overlap instead of adding up.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(8);
-    let path = input.clone();
-    let sink = tokio::task::spawn_blocking(move || -> std::io::Result<crate::types::Hasher> {
-        use std::io::Write;
-        let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+    // another writes, so the three overlap instead of adding up. Both get
+    // the same chunks (`Bytes` clones share the buffer).
+    let (hash_tx, mut hash_rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(8);
+    let (write_tx, mut write_rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(8);
+    let hashing = tokio::task::spawn_blocking(move || {
         let mut hasher = DigestAlg::Sha256.hasher();
-        while let Some(chunk) = rx.blocking_recv() {
+        while let Some(chunk) = hash_rx.blocking_recv() {
             hasher.update(&chunk);
+        }
+        hasher
+    });
+    let path = input.clone();
+    let writing = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        use std::io::Write;
+        // hyper's chunks are up to ~400 KB already: a BufWriter would only
+        // add a copy of every byte.
+        let mut file = std::fs::File::create(&path)?;
+        while let Some(chunk) = write_rx.blocking_recv() {
             file.write_all(&chunk)?;
         }
-        file.flush()?;
-        Ok(hasher)
+        Ok(())
     });
     let mut size = 0u64;
     let mut stream = body.into_data_stream();
@@ -581,27 +607,32 @@ async fn receive_document(
             if size > limit {
                 return Err(ApiError::body_too_large(limit_mb));
             }
-            if tx.send(chunk).await.is_err() {
-                // The writer stopped; its error is reported below.
+            let sent = hash_tx.send(chunk.clone()).await.is_ok();
+            if !sent || write_tx.send(chunk).await.is_err() {
+                // A thread stopped; its error is reported below.
                 break;
             }
         }
         Ok(())
     }
     .await;
-    drop(tx);
-    let written = sink.await.map_err(|e| ApiError::internal(&e.to_string()));
-    let hasher = match (received, written) {
-        (Ok(()), Ok(Ok(h))) => h,
-        (Err(e), _) | (Ok(()), Err(e)) => {
+    drop((hash_tx, write_tx));
+    let written = match writing.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(ApiError::internal(&e.to_string())),
+        Err(e) => Err(ApiError::internal(&e.to_string())),
+    };
+    let hashed = hashing
+        .await
+        .map_err(|e| ApiError::internal(&e.to_string()));
+    let hasher = match (received, written, hashed) {
+        (Ok(()), Ok(()), Ok(h)) => h,
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             let _ = tokio::fs::remove_file(&input).await;
             return Err(e);
         }
-        (Ok(()), Ok(Err(e))) => {
-            let _ = tokio::fs::remove_file(&input).await;
-            return Err(ApiError::internal(&e.to_string()));
-        }
     };
+    tracing::debug!(job = job_id, size, elapsed = ?started.elapsed(), "document received");
     let check = input.clone();
     let pages = tokio::task::spawn_blocking(move || -> Result<u64, crate::pdf::Error> {
         let mut doc = crate::pdf::Document::open(std::fs::File::open(&check)?)?;

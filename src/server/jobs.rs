@@ -127,7 +127,13 @@ pub(crate) async fn respond_after_submit(
                     )
                 };
                 if single {
-                    return super::api::pdf_response(path, &name).await;
+                    // Nobody learns this job's id, so nothing can fetch the
+                    // file again: it goes as soon as it is sent, instead of
+                    // keeping a signed copy of the document on disk.
+                    let state = state.clone();
+                    let id = id.to_owned();
+                    return super::api::pdf_response(path, &name, move || forget(&state, &id))
+                        .await;
                 }
                 let jobs = state.inner.jobs.lock().expect("jobs lock");
                 let job = jobs.get(id).ok_or_else(ApiError::unknown_job)?;
@@ -242,6 +248,14 @@ pub(crate) async fn run(
             job.set_state(JobState::Failed);
             RunResult::Failed(p)
         }
+    }
+}
+
+/// Removes a finished job and its files.
+pub(crate) fn forget(state: &AppState, id: &str) {
+    let job = state.inner.jobs.lock().expect("jobs lock").remove(id);
+    if let Some(job) = job {
+        remove_files(state, &job);
     }
 }
 
