@@ -405,17 +405,16 @@ fn file_stream(
 
 fn read_ahead(mut file: std::fs::File, tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>) {
     use std::io::Read;
+    const CHUNK: u64 = 1 << 20;
     // A one-page document needs a few KB, not a 1 MiB buffer.
-    let mut left = file.metadata().map_or(1 << 20, |m| m.len());
+    let size = file.metadata().map_or(CHUNK, |m| m.len());
     loop {
-        let mut buf = vec![0u8; left.clamp(1, 1 << 20) as usize];
-        let item = match file.read(&mut buf) {
+        let want = size.clamp(1, CHUNK);
+        let mut buf = Vec::with_capacity(want as usize);
+        // `read_to_end` fills the spare capacity without zeroing it first.
+        let item = match Read::take(&mut file, want).read_to_end(&mut buf) {
             Ok(0) => return,
-            Ok(n) => {
-                buf.truncate(n);
-                left = left.saturating_sub(n as u64);
-                Ok(buf)
-            }
+            Ok(_) => Ok(buf),
             Err(e) => Err(e),
         };
         let stop = item.is_err();
