@@ -27,7 +27,6 @@
 #
 # Environment knobs (defaults are what docs/benchmarks.md reports):
 #   N=500 STARTS=7 RUNS=5 IDLE=5 PAGES=200 CLIENTS=2
-#   DROP_CACHES=1 (root): also the idle RSS after dropping the page cache
 #
 # Everything (token, PDFs, Kyso's config, data and job directories) lives in
 # one scratch directory removed on exit; every daemon started is stopped on
@@ -173,21 +172,6 @@ sleep "$IDLE"
 IDLE_KB=$(kb "$DAEMON_PID" VmRSS)
 IDLE_HWM_KB=$(kb "$DAEMON_PID" VmHWM)
 THREADS=$(kb "$DAEMON_PID" Threads)
-# The binary's code pages count in RSS, and how many a start-up maps
-# depends on the page cache: right after `cargo build` the binary sits in
-# the cache as the linker wrote it (large folios, mapped whole), while after
-# a reboot it is read in on demand. DROP_CACHES=1 (root only) measures the
-# second case too, by dropping the clean page cache of the whole machine.
-COLD_KB=
-if [ "${DROP_CACHES:-0}" = 1 ]; then
-    log "idle RSS: fresh daemon after dropping the page cache"
-    stop_daemon
-    sync
-    echo 1 >/proc/sys/vm/drop_caches
-    start_daemon
-    sleep "$IDLE"
-    COLD_KB=$(kb "$DAEMON_PID" VmRSS)
-fi
 
 # --- 3. Login once through the consent page, then the 1-page load --------------------
 log "login through the consent page"
@@ -310,10 +294,6 @@ Command: \`bash bench/daemon.sh\` (N=$N, CLIENTS=$CLIENTS, STARTS=$STARTS, RUNS=
 |---|---|---:|---|
 | Start-up, spawn → \`GET /v1/hello\` 200 (median of $STARTS; range) | ≤ 100 ms | $(fmt "$STARTUP_MS" %.1f) ms ($STARTUP_RANGE) | $(verdict "$STARTUP_MS" 100) |
 | Idle RSS, fresh daemon after ${IDLE} s (VmRSS) | ≤ 15 MB | $(mb "$IDLE_KB") MB | $(verdict "$(mb "$IDLE_KB")" 15) |
-$(if [ -n "$COLD_KB" ]; then
-    printf '| *Also:* idle RSS after dropping the page cache (binary read in on demand, as after a reboot) | ≤ 15 MB | %s MB | %s |\n' \
-        "$(mb "$COLD_KB")" "$(verdict "$(mb "$COLD_KB")" 15)"
-fi)
 | 1-page \`POST /v1/sign\`, login cached, p50 (1 client, keep-alive, $N requests) | ≤ 10 ms | $(fmt "$P50" %.2f) ms | $(verdict "$P50" 10) |
 | … p99 | — | $(fmt "$P99" %.2f) ms | |
 | Documents per second, 1 client sequential | ≥ 100/s | $(fmt "$DPS" %.0f)/s | $(verdict "$DPS" 100 ge) |
