@@ -2,12 +2,17 @@
 //! from any web page, and a panic there would cost the user the job (or,
 //! outside the worker threads, the daemon).
 //!
-//! Each committed PDF is cut short at many lengths (all of the last 3 KB,
-//! where the xref and trailer live, and spread over the rest) and has bytes
-//! overwritten with PDF delimiters and digits at pseudo-random places (half
-//! of them in the tail). Every damaged copy goes through what signing does
-//! before the token is touched: open, count pages, build a visible stamp
-//! found by an anchor text, and plan the incremental update.
+//! Each source PDF (three committed ones, plus linearized, hybrid-reference
+//! and incrementally updated files made here) is cut short at many lengths
+//! (all of the last 3 KB, where the xref and trailer live, and spread over
+//! the rest), has bytes overwritten with PDF delimiters and digits, and has
+//! bytes inserted or deleted so that every later offset is wrong, at
+//! pseudo-random places (half of them in the tail). Every damaged copy goes
+//! through what signing does before the token is touched: open, count
+//! pages, plan the incremental update and, for every fourth copy (the slow
+//! step in a debug build), build a visible stamp found by an anchor text.
+
+mod common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -116,6 +121,27 @@ fn damaged_copies(original: &[u8], rng: &mut Rng) -> Vec<(String, Vec<u8>)> {
         out.push((format!("cut at {cut}"), original[..cut].to_vec()));
     }
     const NASTY: &[u8] = b"0 9-.<>[]()/R\nendobj";
+    for i in 0..500 {
+        let mut bytes = original.to_vec();
+        let at = if i % 2 == 0 {
+            tail + rng.below(len - tail)
+        } else {
+            rng.below(len)
+        };
+        if i % 4 < 2 {
+            let n = 1 + rng.below(3);
+            let what: Vec<u8> = (0..n).map(|_| NASTY[rng.below(NASTY.len())]).collect();
+            bytes.splice(at..at, what.iter().copied());
+            out.push((
+                format!("{:?} inserted at {at}", String::from_utf8_lossy(&what)),
+                bytes,
+            ));
+        } else {
+            let n = (1 + rng.below(8)).min(len - at);
+            bytes.drain(at..at + n);
+            out.push((format!("{n} bytes deleted at {at}"), bytes));
+        }
+    }
     for i in 0..1500 {
         let mut bytes = original.to_vec();
         let at = if i % 2 == 0 {
@@ -138,55 +164,75 @@ fn damaged_copies(original: &[u8], rng: &mut Rng) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// Damages `fixture` (a path from the repository root) every way above.
-fn check(fixture: &str, seed: u64) {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(fixture);
+/// Damages `source` every way above.
+fn check(source: &Path, seed: u64) {
+    let name = source.file_name().unwrap().to_string_lossy().into_owned();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut rng = Rng(seed);
-    let original = std::fs::read(&source).expect("read the fixture");
+    let original = std::fs::read(source).expect("read the source PDF");
     // The undamaged file must go through, or the test proves nothing.
-    assert_eq!(try_sign(&source, true), Outcome::Planned, "{fixture}");
+    assert_eq!(try_sign(source, true), Outcome::Planned, "{name}");
     let (mut planned, mut refused, mut panics) = (0, 0, Vec::new());
     for (i, (what, bytes)) in damaged_copies(&original, &mut rng).into_iter().enumerate() {
         let path = dir.path().join("damaged.pdf");
         std::fs::write(&path, &bytes).expect("write the damaged copy");
-        // The stamp (fonts, content streams) on every fourth copy: it is
-        // the slow step in a debug build.
         match catch_unwind(AssertUnwindSafe(|| try_sign(&path, i % 4 == 0))) {
             Ok(Outcome::Planned) => planned += 1,
             Ok(Outcome::Refused(_)) => refused += 1,
             Err(_) => panics.push(what),
         }
     }
-    eprintln!("{fixture}: {planned} damaged copies still signable, {refused} refused with a code");
+    eprintln!("{name}: {planned} damaged copies still signable, {refused} refused with a code");
     assert!(
         panics.is_empty(),
-        "{fixture} panicked on:\n{}",
+        "{name} panicked on:\n{}",
         panics.join("\n")
     );
     // Every cut of the tail loses the %%EOF or the xref, so many copies
     // must have been refused; otherwise nothing was damaged.
-    assert!(refused > 1000, "{fixture}: only {refused} refused");
+    assert!(refused > 1000, "{name}: only {refused} refused");
 }
 
 #[test]
 fn damaged_libreoffice_pdfs_never_panic() {
-    check("tests/fixtures/libreoffice.pdf", 0x6b79_736f_0001);
+    check(&common::fixture("libreoffice.pdf"), 0x6b79_736f_0001);
 }
 
 /// xref stream and object streams.
 #[test]
 fn damaged_pdftex_pdfs_never_panic() {
-    check("tests/fixtures/pdftex.pdf", 0x6b79_736f_0002);
+    check(&common::fixture("pdftex.pdf"), 0x6b79_736f_0002);
 }
 
 /// An AcroForm with fields.
 #[test]
 fn damaged_pdftex_form_pdfs_never_panic() {
-    check("tests/fixtures/pdftex-form.pdf", 0x6b79_736f_0003);
+    check(&common::fixture("pdftex-form.pdf"), 0x6b79_736f_0003);
 }
 
+/// Linearized: a first-page xref at the start and hint streams.
 #[test]
-fn damaged_sample_pdfs_never_panic() {
-    check("examples/sample.pdf", 0x6b79_736f_0004);
+fn damaged_linearized_pdfs_never_panic() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("linearized.pdf");
+    common::make_linearized(&common::fixture("libreoffice-2pages.pdf"), &path);
+    check(&path, 0x6b79_736f_0004);
+}
+
+/// A hybrid-reference file (xref table plus `/XRefStm`).
+#[test]
+fn damaged_hybrid_pdfs_never_panic() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("hybrid.pdf");
+    common::make_hybrid(&path);
+    check(&path, 0x6b79_736f_0005);
+}
+
+/// An earlier incremental update over an xref stream: a `/Prev` chain.
+#[test]
+fn damaged_incremental_pdfs_never_panic() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("incremental.pdf");
+    common::make_incremental(&common::fixture("pdftex.pdf"), &path);
+    check(&path, 0x6b79_736f_0006);
 }
