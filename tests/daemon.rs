@@ -581,6 +581,33 @@ fn batch_job_one_consent_one_pin() {
     }
 }
 
+/// The job folders in the daemon's work directory.
+fn job_dirs(d: &Daemon) -> Vec<String> {
+    let dir = d.home.join(".local/share/kyso/jobs");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("jobs dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Waits up to 5 s for the job folders to be exactly `want`.
+fn wait_job_dirs(d: &Daemon, want: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while job_dirs(d) != want && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(job_dirs(d), want, "job folders");
+}
+
+fn queue_length(d: &Daemon) -> u64 {
+    let status = d.api("GET", "/v1/status", Some(SITE), None, b"");
+    status.json()["queue_length"]
+        .as_u64()
+        .expect("queue_length")
+}
+
 #[test]
 fn auto_sign_origin_gets_the_pdf_directly_once_logged_in() {
     let (env, d) = setup(&["--auto-sign-origin", SITE]);
@@ -588,22 +615,124 @@ fn auto_sign_origin_gets_the_pdf_directly_once_logged_in() {
     // Not logged in yet: the user must give the PIN once.
     let r = d.submit(&input, Some(SITE));
     assert_eq!(r.status, 202, "{}", r.text());
-    d.answer_consent(&r.json(), "approve", Some(USER_PIN), &[]);
+    let first = r.json();
+    let first_id = first["job_id"].as_str().unwrap().to_owned();
+    d.answer_consent(&first, "approve", Some(USER_PIN), &[]);
     // Now the PDF comes back in the same response.
     let r = d.submit(&input, Some(SITE));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/pdf"));
+    assert_eq!(r.header("x-kyso-job"), None, "a direct answer names no job");
     let out = write(env.path(), "direct.pdf", &r.body);
     assert_pyhanko_all_valid(&out, &env.pki, 1);
-    // That job's id was never given out, so no signed copy stays behind:
-    // only the first job (fetchable by its id) keeps its files.
-    let jobs_dir = d.home.join(".local/share/kyso/jobs");
-    let job_dirs = || std::fs::read_dir(&jobs_dir).expect("jobs dir").count();
+    // That job's id was never given out, so no signed copy stays behind;
+    // the first job, whose id the page has, keeps its result.
+    wait_job_dirs(&d, &[first_id.as_str()]);
+    let again = d.api(
+        "GET",
+        &format!("/v1/jobs/{first_id}/documents/0"),
+        Some(SITE),
+        None,
+        b"",
+    );
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(queue_length(&d), 0);
+}
+
+#[test]
+fn auto_sign_batch_of_one_keeps_its_job() {
+    let (env, d) = setup(&["--auto-sign-origin", SITE]);
+    let input = copy_fixture("libreoffice.pdf", env.path());
+    let r = d.submit(&input, Some(SITE));
+    d.answer_consent(&r.json(), "approve", Some(USER_PIN), &[]);
+    // A batch's id is known to the page from the start: even with one
+    // document it answers with the finished job, whose result stays.
+    let created = d.api(
+        "POST",
+        "/v1/jobs",
+        Some(SITE),
+        Some("application/json"),
+        br#"{"documents":[{"name":"one.pdf"}]}"#,
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json()["job_id"].as_str().unwrap().to_owned();
+    let put = d.api(
+        "PUT",
+        &format!("/v1/jobs/{id}/documents/0"),
+        Some(SITE),
+        Some("application/pdf"),
+        &read(&input),
+    );
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(put.json()["state"], "done", "{}", put.text());
+    let job = d.api("GET", &format!("/v1/jobs/{id}"), Some(SITE), None, b"");
+    assert_eq!(job.json()["state"], "done", "{}", job.text());
+    let pdf = d.api(
+        "GET",
+        &format!("/v1/jobs/{id}/documents/0"),
+        Some(SITE),
+        None,
+        b"",
+    );
+    assert_eq!(pdf.status, 200, "{}", pdf.text());
+    let out = write(env.path(), "batch-of-one.pdf", &pdf.body);
+    assert_pyhanko_all_valid(&out, &env.pki, 1);
+}
+
+/// Sends the headers and the first half of a PDF upload that announces its
+/// full length, then closes the connection.
+fn abandon_upload(d: &Daemon, method: &str, path: &str, pdf: &[u8]) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).expect("connect");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nOrigin: {SITE}\r\n\
+         X-Kyso-Request: 1\r\nContent-Type: application/pdf\r\nContent-Length: {}\r\n\r\n",
+        d.port,
+        pdf.len()
+    );
+    s.write_all(head.as_bytes()).expect("headers");
+    s.write_all(&pdf[..pdf.len() / 2]).expect("half the body");
+    s.flush().expect("flush");
+    // Long enough for the daemon to have created the job and its file.
+    std::thread::sleep(Duration::from_millis(300));
+    drop(s);
+}
+
+#[test]
+fn an_abandoned_upload_leaves_no_job_and_no_file() {
+    let (_env, d) = setup(&[]);
+    let pdf = read(&fixture("pdftex.pdf"));
+    abandon_upload(&d, "POST", "/v1/sign", &pdf);
+    wait_job_dirs(&d, &[]);
+    assert_eq!(queue_length(&d), 0, "the abandoned job still counts");
+
+    // In a batch the job stays (its id is the page's), the document does not.
+    let created = d.api(
+        "POST",
+        "/v1/jobs",
+        Some(SITE),
+        Some("application/json"),
+        br#"{"documents":[{"name":"a.pdf"}]}"#,
+    );
+    let id = created.json()["job_id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/jobs/{id}/documents/0");
+    abandon_upload(&d, "PUT", &path, &pdf);
+    let dir = d.home.join(".local/share/kyso/jobs").join(&id);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while job_dirs() != 1 && Instant::now() < deadline {
+    let files = || std::fs::read_dir(&dir).map_or(0, |e| e.count());
+    while files() != 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(job_dirs(), 1, "files of the direct job are still there");
+    assert_eq!(files(), 0, "a part file is left in {}", dir.display());
+    let job = d.api("GET", &format!("/v1/jobs/{id}"), Some(SITE), None, b"");
+    assert_eq!(
+        job.json()["documents"][0]["uploaded"],
+        false,
+        "{}",
+        job.text()
+    );
+    // The page can still upload it.
+    let put = d.api("PUT", &path, Some(SITE), Some("application/pdf"), &pdf);
+    assert_eq!(put.status, 202, "{}", put.text());
 }
 
 #[test]

@@ -1,24 +1,22 @@
 //! The JSON/PDF API under `/v1`. One small function per route; every route
 //! is listed in docs/openapi.yaml, which a test keeps in sync.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::error::ApiError;
 use super::guard::Caller;
 use super::jobs::{self, job_json};
 use super::state::{AppState, Job, JobState, OneTimeToken, PairRequest, PairState};
+use super::{download, upload};
 use crate::appearance::AppearanceRequest;
 use crate::signing::DocOptions;
-use crate::types::DigestAlg;
 use crate::usage_log::reminders;
 
 /// How long a long-poll may wait.
@@ -173,12 +171,27 @@ pub(crate) async fn sign(
     let name = filename_from_headers(&headers);
     jobs::check_queue(&state)?;
     let options = options.into_doc_options(&state).await?;
-    let mut job = Job::new(caller.origin_label(), vec![name.clone()], options);
-    let doc = receive_document(&state, &job.id, 0, &name, &headers, body).await?;
-    job.documents[0] = Some(doc);
+    let job = Job::new(caller.origin_label(), vec![name.clone()], options);
     let id = job.id.clone();
-    jobs::insert_ready(&state, job);
-    jobs::respond_after_submit(&state, &id, &caller).await
+    // The job is listed while it uploads, so it counts against the queue
+    // and its folder always belongs to a listed job. It is forgotten if
+    // anything below fails or the connection closes before it is ready.
+    state
+        .inner
+        .jobs
+        .lock()
+        .expect("jobs lock")
+        .insert(id.clone(), job);
+    let pending = jobs::ForgetUnlessReady::new(&state, &id);
+    let received = upload::receive(&state, &id, &name, &headers, body).await?;
+    {
+        let mut jobs = state.inner.jobs.lock().expect("jobs lock");
+        let job = jobs.get_mut(&id).ok_or_else(ApiError::unknown_job)?;
+        job.documents[0] = Some(received.commit(0)?);
+    }
+    jobs::mark_ready(&state, &id);
+    pending.ready();
+    jobs::respond_after_submit(&state, &id, &caller, jobs::Reply::Direct).await
 }
 
 /// The body of `POST /v1/jobs`.
@@ -256,16 +269,19 @@ pub(crate) async fn upload(
             .cloned()
             .ok_or_else(ApiError::unknown_document)?
     };
-    let doc = receive_document(&state, &id, index, &name, &headers, body).await?;
+    let received = upload::receive(&state, &id, &name, &headers, body).await?;
     let complete = {
         let mut jobs = state.inner.jobs.lock().expect("jobs lock");
-        let job = jobs.get_mut(&id).ok_or_else(ApiError::unknown_job)?;
-        job.documents[index] = Some(doc);
+        let job = jobs
+            .get_mut(&id)
+            .filter(|j| j.state == JobState::Uploading)
+            .ok_or_else(ApiError::unknown_job)?;
+        job.documents[index] = Some(received.commit(index)?);
         job.documents.iter().all(Option::is_some)
     };
     if complete {
         jobs::mark_ready(&state, &id);
-        return jobs::respond_after_submit(&state, &id, &caller).await;
+        return jobs::respond_after_submit(&state, &id, &caller, jobs::Reply::Job).await;
     }
     let jobs = state.inner.jobs.lock().expect("jobs lock");
     let job = jobs.get(&id).ok_or_else(ApiError::unknown_job)?;
@@ -352,77 +368,7 @@ pub(crate) async fn get_result(
         (doc.output.clone(), doc.name.clone())
     };
     // The page may fetch the result again until the job is pruned.
-    pdf_response(path, &name, || ()).await
-}
-
-/// A signed PDF as the response body. `after` runs once the file is read
-/// out and closed (or the client went away), e.g. to delete it.
-pub(crate) async fn pdf_response(
-    path: PathBuf,
-    name: &str,
-    after: impl FnOnce() + Send + 'static,
-) -> Result<Response, ApiError> {
-    let file = std::fs::File::open(&path).map_err(|e| ApiError::internal(&e.to_string()))?;
-    let len = file
-        .metadata()
-        .map_err(|e| ApiError::internal(&e.to_string()))?
-        .len();
-    let stream = file_stream(file, after);
-    let mut r = Response::new(Body::from_stream(stream));
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/pdf"),
-    );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    let disposition = format!(
-        "attachment; filename=\"signed.pdf\"; filename*=UTF-8''{}",
-        percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
-    );
-    if let Ok(v) = HeaderValue::from_str(&disposition) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(r)
-}
-
-/// Streams a file in 1 MiB chunks without reading it whole: a blocking
-/// thread reads ahead while the connection sends, a few chunks at most.
-/// `after` runs on that thread once the file is closed.
-fn file_stream(
-    file: std::fs::File,
-    after: impl FnOnce() + Send + 'static,
-) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
-    tokio::task::spawn_blocking(move || {
-        read_ahead(file, &tx);
-        after();
-    });
-    futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    })
-}
-
-fn read_ahead(mut file: std::fs::File, tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>) {
-    use std::io::Read;
-    const CHUNK: u64 = 1 << 20;
-    // A one-page document needs a few KB, not a 1 MiB buffer.
-    let size = file.metadata().map_or(CHUNK, |m| m.len());
-    loop {
-        let want = size.clamp(1, CHUNK);
-        let mut buf = Vec::with_capacity(want as usize);
-        // `read_to_end` fills the spare capacity without zeroing it first.
-        let item = match Read::take(&mut file, want).read_to_end(&mut buf) {
-            Ok(0) => return,
-            Ok(_) => Ok(buf),
-            Err(e) => Err(e),
-        };
-        let stop = item.is_err();
-        // A closed channel means the client went away.
-        if tx.blocking_send(item).is_err() || stop {
-            return;
-        }
-    }
+    download::pdf_response(path, &name, || ()).await
 }
 
 /// `POST /v1/pair`: asks the user to pair the calling website.
@@ -543,117 +489,4 @@ fn sanitize_name(name: &str) -> String {
     } else {
         clean
     }
-}
-
-/// Streams a request body to a file in the job's directory, enforcing the
-/// size limit, hashing as it goes, then checks that it is a PDF Kyso can
-/// sign. Nothing is buffered whole.
-async fn receive_document(
-    state: &AppState,
-    job_id: &str,
-    index: usize,
-    name: &str,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<super::state::Document, ApiError> {
-    let limit = state.inner.settings.max_body_bytes();
-    let limit_mb = state.inner.settings.max_body_mb;
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-    {
-        if len > limit {
-            return Err(ApiError::body_too_large(limit_mb));
-        }
-    }
-    let started = std::time::Instant::now();
-    let dir = state.inner.work_dir.join(job_id);
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(|e| ApiError::internal(&e.to_string()))?;
-    let input = dir.join(format!("{index}.in.pdf"));
-    // Signed in place: the update is appended to the upload itself.
-    let output = input.clone();
-    // The network read runs here while one blocking thread hashes and
-    // another writes, so the three overlap instead of adding up. Both get
-    // the same chunks (`Bytes` clones share the buffer).
-    let (hash_tx, mut hash_rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(8);
-    let (write_tx, mut write_rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(8);
-    let hashing = tokio::task::spawn_blocking(move || {
-        let mut hasher = DigestAlg::Sha256.hasher();
-        while let Some(chunk) = hash_rx.blocking_recv() {
-            hasher.update(&chunk);
-        }
-        hasher
-    });
-    let path = input.clone();
-    let writing = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        use std::io::Write;
-        // hyper's chunks are up to ~400 KB already: a BufWriter would only
-        // add a copy of every byte.
-        let mut file = std::fs::File::create(&path)?;
-        while let Some(chunk) = write_rx.blocking_recv() {
-            file.write_all(&chunk)?;
-        }
-        Ok(())
-    });
-    let mut size = 0u64;
-    let mut stream = body.into_data_stream();
-    let received: Result<(), ApiError> = async {
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|_| ApiError::body_incomplete())?;
-            size += chunk.len() as u64;
-            if size > limit {
-                return Err(ApiError::body_too_large(limit_mb));
-            }
-            let sent = hash_tx.send(chunk.clone()).await.is_ok();
-            if !sent || write_tx.send(chunk).await.is_err() {
-                // A thread stopped; its error is reported below.
-                break;
-            }
-        }
-        Ok(())
-    }
-    .await;
-    drop((hash_tx, write_tx));
-    let written = match writing.await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(ApiError::internal(&e.to_string())),
-        Err(e) => Err(ApiError::internal(&e.to_string())),
-    };
-    let hashed = hashing
-        .await
-        .map_err(|e| ApiError::internal(&e.to_string()));
-    let hasher = match (received, written, hashed) {
-        (Ok(()), Ok(()), Ok(h)) => h,
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            let _ = tokio::fs::remove_file(&input).await;
-            return Err(e);
-        }
-    };
-    tracing::debug!(job = job_id, size, elapsed = ?started.elapsed(), "document received");
-    let check = input.clone();
-    let pages = tokio::task::spawn_blocking(move || -> Result<u64, crate::pdf::Error> {
-        let mut doc = crate::pdf::Document::open(std::fs::File::open(&check)?)?;
-        crate::pdf::page_count(&mut doc)
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e.to_string()))?;
-    let pages = match pages {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&input).await;
-            return Err(ApiError::from_problem((&e).into()));
-        }
-    };
-    Ok(super::state::Document {
-        name: name.to_owned(),
-        input,
-        output,
-        size,
-        pages,
-        sha256: hex::encode_upper(hasher.clone().finish()),
-        prefix: hasher,
-        signed: None,
-    })
 }

@@ -34,19 +34,41 @@ pub(crate) fn check_queue(state: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Stores a job whose documents are all uploaded and opens its consent.
-pub(crate) fn insert_ready(state: &AppState, mut job: Job) {
-    job.consent = Some(OneTimeToken::new(state.inner.settings.consent_ttl()));
-    job.set_state(JobState::AwaitingConsent);
-    state
-        .inner
-        .jobs
-        .lock()
-        .expect("jobs lock")
-        .insert(job.id.clone(), job);
+/// Forgets a job still uploading when dropped before [`ready`]: a failed
+/// upload, or a handler dropped because its connection closed.
+///
+/// [`ready`]: ForgetUnlessReady::ready
+pub(crate) struct ForgetUnlessReady<'a> {
+    state: &'a AppState,
+    id: &'a str,
+    armed: bool,
 }
 
-/// Opens the consent of a batch whose last document just arrived.
+impl<'a> ForgetUnlessReady<'a> {
+    pub(crate) fn new(state: &'a AppState, id: &'a str) -> Self {
+        Self::when(true, state, id)
+    }
+
+    /// A guard that does nothing unless `armed`.
+    pub(crate) fn when(armed: bool, state: &'a AppState, id: &'a str) -> Self {
+        ForgetUnlessReady { state, id, armed }
+    }
+
+    /// The job is in the page's hands now; keep it.
+    pub(crate) fn ready(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for ForgetUnlessReady<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            forget(self.state, self.id);
+        }
+    }
+}
+
+/// Opens the consent of a job whose last document just arrived.
 pub(crate) fn mark_ready(state: &AppState, id: &str) {
     let mut jobs = state.inner.jobs.lock().expect("jobs lock");
     if let Some(job) = jobs.get_mut(id) {
@@ -96,13 +118,24 @@ pub(crate) fn job_json(state: &AppState, job: &Job) -> serde_json::Value {
     })
 }
 
-/// What the API answers once a job has all its documents: the signed PDF
-/// at once when the origin may sign without a click and the PIN is cached,
-/// otherwise 202 with the consent URL.
+/// How the page learns about a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// `POST /v1/sign`: the page learns the job's id only in a 202.
+    Direct,
+    /// A batch: the page has had the job's id since `POST /v1/jobs`.
+    Job,
+}
+
+/// What the API answers once a job has all its documents: when the origin
+/// may sign without a click and the PIN is cached, the signed PDF (a
+/// `POST /v1/sign`) or the finished job (a batch) at once; otherwise 202
+/// with the consent URL.
 pub(crate) async fn respond_after_submit(
     state: &AppState,
     id: &str,
     caller: &Caller,
+    reply: Reply,
 ) -> Result<Response, ApiError> {
     let auto = match caller {
         Caller::Trusted(o) => state
@@ -114,32 +147,37 @@ pub(crate) async fn respond_after_submit(
         _ => false,
     };
     if auto {
+        // Until the page is told the job's id (a 202 below), nobody else can
+        // reach a direct job: if it fails, or this handler is dropped because
+        // the connection closed, it is forgotten with its files.
+        let unclaimed = ForgetUnlessReady::when(reply == Reply::Direct, state, id);
         match run(state, id, None, false).await {
-            RunResult::Done => {
-                let (path, name, single) = {
+            RunResult::Done if reply == Reply::Direct => {
+                let (path, name) = {
                     let jobs = state.inner.jobs.lock().expect("jobs lock");
                     let job = jobs.get(id).ok_or_else(ApiError::unknown_job)?;
                     let doc = job.documents[0].as_ref().expect("uploaded");
-                    (
-                        doc.output.clone(),
-                        doc.name.clone(),
-                        job.documents.len() == 1,
-                    )
+                    (doc.output.clone(), doc.name.clone())
                 };
-                if single {
-                    // Nobody learns this job's id, so nothing can fetch the
-                    // file again: it goes as soon as it is sent, instead of
-                    // keeping a signed copy of the document on disk.
+                // The file goes as soon as it is sent (or the client goes),
+                // instead of keeping a signed copy of the document on disk.
+                let forget_after = {
                     let state = state.clone();
                     let id = id.to_owned();
-                    return super::api::pdf_response(path, &name, move || forget(&state, &id))
-                        .await;
-                }
+                    move || forget(&state, &id)
+                };
+                let response = super::download::pdf_response(path, &name, forget_after).await?;
+                unclaimed.ready();
+                return Ok(response);
+            }
+            RunResult::Done => {
                 let jobs = state.inner.jobs.lock().expect("jobs lock");
                 let job = jobs.get(id).ok_or_else(ApiError::unknown_job)?;
                 return Ok((StatusCode::OK, Json(job_json(state, job))).into_response());
             }
-            RunResult::NeedPin | RunResult::WrongPin => {}
+            RunResult::NeedPin | RunResult::WrongPin => {
+                unclaimed.ready();
+            }
             RunResult::Failed(p) => return Err(ApiError::from_problem(p)),
         }
     }
@@ -175,6 +213,27 @@ pub(crate) async fn run(
     pin: Option<Pin>,
     logout_after: bool,
 ) -> RunResult {
+    // On a task of its own: a handler is dropped when its connection closes,
+    // and a signing must not stop half-way (the token may already have
+    // signed) without its usage-log entry and its job's final state.
+    let task = tokio::spawn(run_to_end(state.clone(), id.to_owned(), pin, logout_after));
+    task.await.unwrap_or_else(|e| {
+        tracing::error!("signing task failed: {e}");
+        RunResult::Failed(Problem {
+            code: "INTERNAL".into(),
+            en: "Kyso failed unexpectedly; nothing was signed.".into(),
+            vi: "Kyso gặp lỗi không mong muốn; không có văn bản nào được ký.".into(),
+        })
+    })
+}
+
+async fn run_to_end(
+    state: AppState,
+    id: String,
+    pin: Option<Pin>,
+    logout_after: bool,
+) -> RunResult {
+    let (state, id) = (&state, id.as_str());
     let pin_given = pin.is_some();
     let (request, origin, documents) = {
         let mut jobs = state.inner.jobs.lock().expect("jobs lock");
@@ -251,7 +310,7 @@ pub(crate) async fn run(
     }
 }
 
-/// Removes a finished job and its files.
+/// Removes a job and its files.
 pub(crate) fn forget(state: &AppState, id: &str) {
     let job = state.inner.jobs.lock().expect("jobs lock").remove(id);
     if let Some(job) = job {
@@ -260,7 +319,17 @@ pub(crate) fn forget(state: &AppState, id: &str) {
 }
 
 pub(crate) fn remove_files(state: &AppState, job: &Job) {
-    let _ = std::fs::remove_dir_all(state.inner.work_dir.join(&job.id));
+    remove_dir(&state.inner.work_dir.join(&job.id));
+}
+
+fn remove_dir(dir: &std::path::Path) {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        // Another program (an antivirus, an indexer) may hold a file open
+        // for a moment; `prune` tries again.
+        Err(e) => tracing::warn!(dir = %dir.display(), "cannot remove a job's files yet: {e}"),
+    }
 }
 
 /// Drops finished jobs after a while, and expires consent links nobody used.
@@ -292,6 +361,18 @@ pub(crate) fn prune(state: &AppState) {
     for id in old {
         if let Some(job) = jobs.remove(&id) {
             remove_files(state, &job);
+        }
+    }
+    // Every job folder belongs to a listed job from before its first byte
+    // is written, so a folder without one is left over (its removal failed
+    // earlier) and goes now.
+    let Ok(entries) = std::fs::read_dir(&state.inner.work_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(|n| jobs.contains_key(n)) {
+            remove_dir(&entry.path());
         }
     }
 }

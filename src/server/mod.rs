@@ -14,6 +14,7 @@
 
 mod api;
 mod consent;
+mod download;
 mod error;
 mod guard;
 mod jobs;
@@ -23,6 +24,7 @@ mod record;
 pub mod settings;
 mod state;
 mod tls;
+mod upload;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
