@@ -186,7 +186,10 @@ pub(crate) async fn sign(
     let received = upload::receive(&state, &id, &name, &headers, body).await?;
     {
         let mut jobs = state.inner.jobs.lock().expect("jobs lock");
-        let job = jobs.get_mut(&id).ok_or_else(ApiError::unknown_job)?;
+        let job = jobs
+            .get_mut(&id)
+            .filter(|j| j.state == JobState::Uploading)
+            .ok_or_else(ApiError::unknown_job)?;
         job.documents[0] = Some(received.commit(0)?);
     }
     jobs::mark_ready(&state, &id);
