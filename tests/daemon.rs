@@ -601,6 +601,27 @@ fn wait_job_dirs(d: &Daemon, want: &[&str]) {
     assert_eq!(job_dirs(d), want, "job folders");
 }
 
+/// `POST /v1/jobs` from SITE for documents named `names`; the job's id.
+fn create_batch(d: &Daemon, names: &[&str]) -> String {
+    let documents: Vec<_> = names
+        .iter()
+        .map(|n| serde_json::json!({ "name": n }))
+        .collect();
+    let body = serde_json::json!({ "documents": documents }).to_string();
+    let created = d.api(
+        "POST",
+        "/v1/jobs",
+        Some(SITE),
+        Some("application/json"),
+        body.as_bytes(),
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    created.json()["job_id"]
+        .as_str()
+        .expect("job_id")
+        .to_owned()
+}
+
 fn queue_length(d: &Daemon) -> u64 {
     let status = d.api("GET", "/v1/status", Some(SITE), None, b"");
     status.json()["queue_length"]
@@ -647,15 +668,7 @@ fn auto_sign_batch_of_one_keeps_its_job() {
     d.answer_consent(&r.json(), "approve", Some(USER_PIN), &[]);
     // A batch's id is known to the page from the start: even with one
     // document it answers with the finished job, whose result stays.
-    let created = d.api(
-        "POST",
-        "/v1/jobs",
-        Some(SITE),
-        Some("application/json"),
-        br#"{"documents":[{"name":"one.pdf"}]}"#,
-    );
-    assert_eq!(created.status, 201, "{}", created.text());
-    let id = created.json()["job_id"].as_str().unwrap().to_owned();
+    let id = create_batch(&d, &["one.pdf"]);
     let put = d.api(
         "PUT",
         &format!("/v1/jobs/{id}/documents/0"),
@@ -706,14 +719,7 @@ fn an_abandoned_upload_leaves_no_job_and_no_file() {
     assert_eq!(queue_length(&d), 0, "the abandoned job still counts");
 
     // In a batch the job stays (its id is the page's), the document does not.
-    let created = d.api(
-        "POST",
-        "/v1/jobs",
-        Some(SITE),
-        Some("application/json"),
-        br#"{"documents":[{"name":"a.pdf"}]}"#,
-    );
-    let id = created.json()["job_id"].as_str().unwrap().to_owned();
+    let id = create_batch(&d, &["a.pdf"]);
     let path = format!("/v1/jobs/{id}/documents/0");
     abandon_upload(&d, "PUT", &path, &pdf);
     let dir = d.home.join(".local/share/kyso/jobs").join(&id);

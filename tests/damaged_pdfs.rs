@@ -108,6 +108,15 @@ impl Rng {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
+    /// A position in a file of `len` bytes: in the tail (from `tail`) for
+    /// even `i`, anywhere for odd.
+    fn place(&mut self, i: usize, len: usize, tail: usize) -> usize {
+        if i.is_multiple_of(2) {
+            tail + self.below(len - tail)
+        } else {
+            self.below(len)
+        }
+    }
 }
 
 /// The damaged copies of `original`, each with a description.
@@ -123,11 +132,7 @@ fn damaged_copies(original: &[u8], rng: &mut Rng) -> Vec<(String, Vec<u8>)> {
     const NASTY: &[u8] = b"0 9-.<>[]()/R\nendobj";
     for i in 0..500 {
         let mut bytes = original.to_vec();
-        let at = if i % 2 == 0 {
-            tail + rng.below(len - tail)
-        } else {
-            rng.below(len)
-        };
+        let at = rng.place(i, len, tail);
         if i % 4 < 2 {
             let n = 1 + rng.below(3);
             let what: Vec<u8> = (0..n).map(|_| NASTY[rng.below(NASTY.len())]).collect();
@@ -144,11 +149,7 @@ fn damaged_copies(original: &[u8], rng: &mut Rng) -> Vec<(String, Vec<u8>)> {
     }
     for i in 0..1500 {
         let mut bytes = original.to_vec();
-        let at = if i % 2 == 0 {
-            tail + rng.below(len - tail)
-        } else {
-            rng.below(len)
-        };
+        let at = rng.place(i, len, tail);
         let n = 1 + rng.below(4);
         let mut what = Vec::with_capacity(n);
         for k in 0..n.min(len - at) {

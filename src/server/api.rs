@@ -176,12 +176,7 @@ pub(crate) async fn sign(
     // The job is listed while it uploads, so it counts against the queue
     // and its folder always belongs to a listed job. It is forgotten if
     // anything below fails or the connection closes before it is ready.
-    state
-        .inner
-        .jobs
-        .lock()
-        .expect("jobs lock")
-        .insert(id.clone(), job);
+    jobs::list(&state, job);
     let pending = jobs::ForgetUnlessReady::new(&state, &id);
     let received = upload::receive(&state, &id, &name, &headers, body).await?;
     {
@@ -238,12 +233,7 @@ pub(crate) async fn create_batch(
     json["upload_urls"] = (0..job.names.len())
         .map(|i| serde_json::Value::String(format!("/v1/jobs/{id}/documents/{i}")))
         .collect();
-    state
-        .inner
-        .jobs
-        .lock()
-        .expect("jobs lock")
-        .insert(id.clone(), job);
+    jobs::list(&state, job);
     Ok((StatusCode::CREATED, [("x-kyso-job", id)], Json(json)).into_response())
 }
 

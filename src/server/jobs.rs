@@ -34,6 +34,17 @@ pub(crate) fn check_queue(state: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Adds a new job to the list: from then on it counts against the queue,
+/// and its folder may be created.
+pub(crate) fn list(state: &AppState, job: Job) {
+    state
+        .inner
+        .jobs
+        .lock()
+        .expect("jobs lock")
+        .insert(job.id.clone(), job);
+}
+
 /// Forgets a job still uploading when dropped before [`ready`]: a failed
 /// upload, or a handler dropped because its connection closed.
 ///
