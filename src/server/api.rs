@@ -179,14 +179,7 @@ pub(crate) async fn sign(
     jobs::list(&state, job);
     let pending = jobs::ForgetUnlessReady::new(&state, &id);
     let received = upload::receive(&state, &id, &name, &headers, body).await?;
-    {
-        let mut jobs = state.inner.jobs.lock().expect("jobs lock");
-        let job = jobs
-            .get_mut(&id)
-            .filter(|j| j.state == JobState::Uploading)
-            .ok_or_else(ApiError::unknown_job)?;
-        job.documents[0] = Some(received.commit(0)?);
-    }
+    jobs::attach(&state, &id, 0, received)?;
     jobs::mark_ready(&state, &id);
     pending.ready();
     jobs::respond_after_submit(&state, &id, &caller, jobs::Reply::Direct).await
@@ -263,16 +256,7 @@ pub(crate) async fn upload(
             .ok_or_else(ApiError::unknown_document)?
     };
     let received = upload::receive(&state, &id, &name, &headers, body).await?;
-    let complete = {
-        let mut jobs = state.inner.jobs.lock().expect("jobs lock");
-        let job = jobs
-            .get_mut(&id)
-            .filter(|j| j.state == JobState::Uploading)
-            .ok_or_else(ApiError::unknown_job)?;
-        job.documents[index] = Some(received.commit(index)?);
-        job.documents.iter().all(Option::is_some)
-    };
-    if complete {
+    if jobs::attach(&state, &id, index, received)? {
         jobs::mark_ready(&state, &id);
         return jobs::respond_after_submit(&state, &id, &caller, jobs::Reply::Job).await;
     }

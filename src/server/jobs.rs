@@ -45,6 +45,29 @@ pub(crate) fn list(state: &AppState, job: Job) {
         .insert(job.id.clone(), job);
 }
 
+/// Makes `received` the document at `index` of job `id`, if the job still
+/// takes documents; true when the job now has all of them. The file moves
+/// into place under the jobs lock, so it and its digest stay paired even if
+/// the same document is uploaded twice at once.
+pub(crate) fn attach(
+    state: &AppState,
+    id: &str,
+    index: usize,
+    received: super::upload::Upload,
+) -> Result<bool, ApiError> {
+    let mut jobs = state.inner.jobs.lock().expect("jobs lock");
+    let job = jobs
+        .get_mut(id)
+        .filter(|j| j.state == JobState::Uploading)
+        .ok_or_else(ApiError::unknown_job)?;
+    let slot = job
+        .documents
+        .get_mut(index)
+        .ok_or_else(ApiError::unknown_document)?;
+    *slot = Some(received.commit(index)?);
+    Ok(job.documents.iter().all(Option::is_some))
+}
+
 /// Forgets a job still uploading when dropped before [`ready`]: a failed
 /// upload, or a handler dropped because its connection closed.
 ///

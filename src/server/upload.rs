@@ -48,7 +48,7 @@ pub(crate) struct Upload {
 
 impl Upload {
     /// Moves the upload into place as the document at `index` of its job.
-    /// Call it while holding the jobs lock.
+    /// Call it while holding the jobs lock (see `jobs::attach`).
     pub(crate) fn commit(mut self, index: usize) -> Result<Document, ApiError> {
         let dir = self.part.path.parent().unwrap_or(Path::new("."));
         let input = dir.join(format!("{index}.in.pdf"));
