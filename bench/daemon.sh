@@ -84,11 +84,7 @@ cleanup() {
     local rc=$?
     stop_daemon
     stop_shim
-    if [ "$rc" -ne 0 ]; then
-        for f in "$WORK"/*.log; do
-            [ -s "$f" ] && { log "--- $(basename "$f") (last lines)"; tail -n 8 "$f" >&2; }
-        done
-    fi
+    [ "$rc" -eq 0 ] || show_logs "$WORK" 8
     rm -rf "$WORK"
     exit "$rc"
 }

@@ -13,6 +13,16 @@ LABEL=BENCH
 
 log() { printf '>> %s\n' "$*" >&2; }
 
+# show_logs DIR N: the last N lines of each non-empty DIR/*.log, so a
+# failed run shows why before its scratch directory is removed.
+show_logs() {
+    local f
+    for f in "$1"/*.log; do
+        [ -s "$f" ] && { log "--- $(basename "$f") (last lines)"; tail -n "$2" "$f" >&2; }
+    done
+    return 0
+}
+
 # need COMMAND PACKAGE: installs PACKAGE with apt when COMMAND is missing, so
 # the scripts run on a fresh Debian machine. Rust is not installed: Kyso
 # needs a newer toolchain than Debian ships.

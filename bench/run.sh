@@ -52,12 +52,7 @@ find_softhsm
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kyso-bench.XXXXXX")
 cleanup() {
     local rc=$?
-    if [ "$rc" -ne 0 ]; then
-        # Show why a tool failed before its logs disappear.
-        for f in "$WORK"/*.log; do
-            [ -s "$f" ] && { log "--- $(basename "$f") (last lines)"; tail -n 5 "$f" >&2; }
-        done
-    fi
+    [ "$rc" -eq 0 ] || show_logs "$WORK" 5
     rm -rf "$WORK"
     exit "$rc"
 }

@@ -11,23 +11,15 @@ use common::*;
 
 /// Signs `input` into `output` with the environment's token and PIN `pin`.
 fn sign(env: &TestEnv, input: &Path, output: &Path, pin: &str, extra: &[&str]) -> Output {
-    let mut cmd = env.kyso();
-    cmd.arg("sign")
-        .arg(input)
-        .arg("-o")
-        .arg(output)
-        .arg("--pin-stdin")
-        .args(extra);
-    run_with_stdin(&mut cmd, format!("{pin}\n").as_bytes())
+    env.sign(input, output, pin, &os(extra))
 }
 
 fn sign_ok(env: &TestEnv, input: &Path, output: &Path, extra: &[&str]) {
-    let out = sign(env, input, output, USER_PIN, extra);
-    assert!(
-        out.status.success(),
-        "kyso sign failed:\n{}",
-        describe(&out)
-    );
+    env.sign_ok(input, output, &os(extra));
+}
+
+fn os<'a>(args: &[&'a str]) -> Vec<&'a std::ffi::OsStr> {
+    args.iter().map(|a| std::ffi::OsStr::new(*a)).collect()
 }
 
 /// Every check the issue names for one output.

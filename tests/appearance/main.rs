@@ -85,27 +85,20 @@ impl Desk {
     }
 }
 
-/// `kyso sign` with the environment's token; returns the output.
+/// `kyso sign` with the environment's token and the desk's config;
+/// returns the output.
 fn sign(env: &TestEnv, desk: &Desk, input: &Path, output: &Path, extra: &[&str]) -> Output {
-    let mut cmd = env.kyso();
-    cmd.arg("sign")
-        .arg(input)
-        .arg("-o")
-        .arg(output)
-        .arg("--pin-stdin")
-        .arg("--config")
-        .arg(&desk.config)
-        .args(extra);
-    run_with_stdin(&mut cmd, format!("{USER_PIN}\n").as_bytes())
+    env.sign(input, output, USER_PIN, &desk_args(desk, extra))
 }
 
 fn sign_ok(env: &TestEnv, desk: &Desk, input: &Path, output: &Path, extra: &[&str]) {
-    let out = sign(env, desk, input, output, extra);
-    assert!(
-        out.status.success(),
-        "kyso sign failed:\n{}",
-        describe(&out)
-    );
+    env.sign_ok(input, output, &desk_args(desk, extra));
+}
+
+fn desk_args<'a>(desk: &'a Desk, extra: &[&'a str]) -> Vec<&'a std::ffi::OsStr> {
+    let mut args = vec![std::ffi::OsStr::new("--config"), desk.config.as_os_str()];
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    args
 }
 
 /// Gives page 1 a CropBox offset from the MediaBox on every side, by editing

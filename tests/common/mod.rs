@@ -74,4 +74,32 @@ impl TestEnv {
     pub fn kyso(&self) -> std::process::Command {
         kyso_cmd(&self.hsm)
     }
+
+    /// `kyso sign INPUT -o OUTPUT --pin-stdin EXTRA…` with `pin` typed in.
+    pub fn sign(
+        &self,
+        input: &Path,
+        output: &Path,
+        pin: &str,
+        extra: &[&std::ffi::OsStr],
+    ) -> std::process::Output {
+        let mut cmd = self.kyso();
+        cmd.arg("sign")
+            .arg(input)
+            .arg("-o")
+            .arg(output)
+            .arg("--pin-stdin")
+            .args(extra);
+        run_with_stdin(&mut cmd, format!("{pin}\n").as_bytes())
+    }
+
+    /// [`TestEnv::sign`] with the user PIN, which must succeed.
+    pub fn sign_ok(&self, input: &Path, output: &Path, extra: &[&std::ffi::OsStr]) {
+        let out = self.sign(input, output, USER_PIN, extra);
+        assert!(
+            out.status.success(),
+            "kyso sign failed:\n{}",
+            describe(&out)
+        );
+    }
 }
